@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import services
+from .models import ApiCall, SyncException, SyncRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Data written by the sync engine: viewable, never editable by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+def _duration(obj) -> str:
+    d = obj.duration
+    if d is None:
+        return "-"
+    seconds = d.total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+class ApiCallInline(admin.TabularInline):
+    model = ApiCall
+    extra = 0
+    fields = ("operation", "method", "path", "status_code", "duration_ms", "throttled",
+              "request_id", "error")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+    max_num = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "flow", "account", "marketplace", "status", "trigger", "started_at",
+                    "duration", "fetched", "created", "updated", "unchanged", "failed",
+                    "api_calls", "throttled")
+    list_filter = ("status", "flow", "trigger", "account", "marketplace")
+    list_select_related = ("account", "marketplace")
+    search_fields = ("flow", "error", "account__name", "account__selling_partner_id")
+    date_hierarchy = "started_at"
+    inlines = [ApiCallInline]
+    readonly_fields = ("flow", "account", "marketplace", "trigger", "status", "started_at",
+                       "finished_at", "duration", "fetched", "created", "updated", "unchanged",
+                       "failed", "api_calls", "throttled", "error")
+    fields = readonly_fields
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        return _duration(obj)
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    BUCKETS = {"1h": 1 / 24, "1d": 1, "7d": 7, "30d": 30}
+
+    def lookups(self, request, model_admin):
+        return [("1h", "older than 1 hour"), ("1d", "older than 1 day"),
+                ("7d", "older than 7 days"), ("30d", "older than 30 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.BUCKETS:
+            cutoff = timezone.now() - timezone.timedelta(days=self.BUCKETS[self.value()])
+            return queryset.filter(first_seen__lt=cutoff)
+        return queryset
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                           required=True, label="Why is it safe to ignore these?")
+
+
+@admin.register(SyncException)
+class SyncExceptionAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "owner_team", "reason_code", "object_kind", "object_key",
+                    "short_message", "account", "marketplace", "age", "attempts",
+                    "occurrences", "last_seen")
+    list_filter = ("status", "owner_team", "reason_code", "flow", AgeFilter, "marketplace")
+    list_select_related = ("account", "marketplace")
+    search_fields = ("object_key", "message", "reason_code")
+    actions = ["retry_selected", "resolve_selected", "ignore_selected"]
+    readonly_fields = ("flow", "account", "marketplace", "object_kind", "object_key",
+                       "reason_code", "message", "owner_team", "status", "attempts",
+                       "occurrences", "first_seen", "last_seen", "resolved_at", "resolved_by",
+                       "resolution_note", "last_run", "pretty_payload")
+    fields = readonly_fields
+    ordering = ("-last_seen",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        return obj.message if len(obj.message) <= 90 else obj.message[:87] + "…"
+
+    @admin.display(description="age", ordering="first_seen")
+    def age(self, obj):
+        delta = timezone.now() - obj.first_seen
+        if delta.days:
+            return f"{delta.days} d"
+        hours = delta.seconds // 3600
+        return f"{hours} h" if hours else f"{delta.seconds // 60} min"
+
+    @admin.display(description="raw payload")
+    def pretty_payload(self, obj):
+        return format_html(
+            '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>',
+            json.dumps(obj.payload, indent=2, sort_keys=True, default=str),
+        )
+
+    @admin.action(description="Retry selected exceptions", permissions=["change"])
+    def retry_selected(self, request, queryset):
+        outcome = services.exceptions_retry(
+            exception_ids=list(queryset.values_list("pk", flat=True)), user=request.user
+        )
+        self.message_user(
+            request,
+            f"Retried: {outcome.resolved} resolved, {outcome.still_open} still open"
+            + (f", {outcome.errors} failed again" if outcome.errors else "") + ".",
+            messages.SUCCESS if not outcome.still_open and not outcome.errors
+            else messages.WARNING,
+        )
+
+    @admin.action(description="Mark selected as resolved", permissions=["change"])
+    def resolve_selected(self, request, queryset):
+        n = services.exceptions_resolve(
+            exception_ids=list(queryset.values_list("pk", flat=True)), user=request.user
+        )
+        self.message_user(request, f"{n} exception(s) marked resolved.", messages.SUCCESS)
+
+    @admin.action(description="Ignore selected (note required)", permissions=["change"])
+    def ignore_selected(self, request, queryset):
+        form = NoteForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            n = services.exceptions_ignore(
+                exception_ids=list(queryset.values_list("pk", flat=True)),
+                user=request.user, note=form.cleaned_data["note"],
+            )
+            self.message_user(request, f"{n} exception(s) ignored.", messages.SUCCESS)
+            return None
+        return render(
+            request,
+            "admin/amazonsync/ignore_note.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Ignore exceptions",
+                "form": form,
+                "queryset": queryset,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "operation", "status_code", "duration_ms", "throttled",
+                    "account", "run", "request_id")
+    list_filter = ("operation", "throttled", "status_code")
+    list_select_related = ("account", "run")
+    search_fields = ("request_id", "path", "operation")
+    show_full_result_count = False

@@ -1,0 +1,173 @@
+"""The flow registry and the context a flow runs in.
+
+Each app declares its flows in a ``flows.py`` module (discovered at start-up)::
+
+    @register_flow("orders", switch="orders")
+    def orders(ctx: FlowContext) -> None:
+        ...
+
+``switch`` names the per-marketplace flag on ``AccountMarketplace`` that turns the flow on;
+``per_marketplace=False`` flows run once per account.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from .models import SyncCursor, SyncException, SyncRun, Team
+
+if TYPE_CHECKING:
+    from marketplaces.models import Marketplace, SellerAccount
+
+
+class UnknownFlow(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    func: Callable[[FlowContext], None]
+    switch: str | None
+    per_marketplace: bool
+    owner_team: str
+    description: str
+
+
+_REGISTRY: dict[str, Flow] = {}
+
+
+def register_flow(
+    name: str,
+    *,
+    switch: str | None = None,
+    per_marketplace: bool = True,
+    owner_team: str = Team.OPS,
+    description: str = "",
+) -> Callable[[Callable[[FlowContext], None]], Callable[[FlowContext], None]]:
+    def decorator(func: Callable[[FlowContext], None]) -> Callable[[FlowContext], None]:
+        _REGISTRY[name] = Flow(
+            name=name,
+            func=func,
+            switch=switch,
+            per_marketplace=per_marketplace,
+            owner_team=owner_team,
+            description=description or (func.__doc__ or "").strip().split("\n")[0],
+        )
+        return func
+
+    return decorator
+
+
+def get_flow(name: str) -> Flow:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownFlow(f"unknown flow {name!r} (known flows: {known})") from None
+
+
+def all_flows() -> list[Flow]:
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def unregister_flow(name: str) -> None:
+    """For tests that register throw-away flows."""
+    _REGISTRY.pop(name, None)
+
+
+@dataclass
+class FlowContext:
+    """What a running flow gets: its run, account, marketplace, counters and helpers."""
+
+    run: SyncRun
+    account: SellerAccount
+    marketplace: Marketplace | None
+    flow: Flow
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("fetched", "created", "updated", "unchanged", "failed"), 0
+        )
+    )
+    _client: Any = None
+
+    @property
+    def scope(self) -> str:
+        return self.marketplace.pk if self.marketplace else ""
+
+    def count(self, **increments: int) -> None:
+        for key, value in increments.items():
+            self.counts[key] += value
+
+    @property
+    def client(self):
+        """The SP-API client for this account, recording its calls on this run."""
+        if self._client is None:
+            from .spapi.client import SpApiClient
+
+            self._client = SpApiClient(self.account, run=self.run)
+        return self._client
+
+    # --- cursor -----------------------------------------------------------------------
+    def cursor(self) -> SyncCursor:
+        cursor, _ = SyncCursor.objects.get_or_create(
+            flow=self.flow.name, account=self.account, scope=self.scope
+        )
+        return cursor
+
+    def advance_cursor(
+        self, *, position: datetime.datetime | None = None, token: str | None = None
+    ) -> None:
+        from .services import cursor_advance
+
+        cursor_advance(
+            flow=self.flow.name,
+            account=self.account,
+            scope=self.scope,
+            position=position,
+            token=token,
+        )
+
+    # --- exceptions -------------------------------------------------------------------
+    def exception(
+        self,
+        *,
+        object_kind: str,
+        object_key: str,
+        reason_code: str,
+        message: str,
+        payload: dict | None = None,
+        owner_team: str | None = None,
+    ) -> SyncException:
+        from .services import exception_record
+
+        self.counts["failed"] += 1
+        return exception_record(
+            flow=self.flow.name,
+            account=self.account,
+            marketplace=self.marketplace,
+            object_kind=object_kind,
+            object_key=object_key,
+            reason_code=reason_code,
+            message=message,
+            payload=payload or {},
+            owner_team=owner_team or self.flow.owner_team,
+            run=self.run,
+        )
+
+    def resolve(self, *, object_kind: str, object_key: str, reason_code: str | None = None) -> int:
+        from .services import exception_resolve
+
+        return exception_resolve(
+            flow=self.flow.name, object_kind=object_kind, object_key=object_key,
+            reason_code=reason_code,
+        )
+
+
+def in_transaction() -> bool:
+    return transaction.get_connection().in_atomic_block

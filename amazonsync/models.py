@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Team(models.TextChoices):
+    OPS = "ops", "Ops"
+    MERCH = "merch", "Merchandising"
+    FINANCE = "finance", "Finance"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (already running)"
+        REFUSED = "refused", "Refused (account not usable)"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+        RETRY = "retry", "Exception retry"
+        COMMAND = "command", "Command line"
+
+    flow = models.CharField(max_length=64, db_index=True)
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True
+    )
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["account", "flow", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.flow} #{self.pk} ({self.status})"
+
+    @property
+    def duration(self):
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+class SyncLock(models.Model):
+    """At most one run per (flow, account, marketplace): claimed by a conditional UPDATE."""
+
+    flow = models.CharField(max_length=64)
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(max_length=20, blank=True, help_text="marketplace id or empty")
+    holder = models.CharField(max_length=64, blank=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "account", "scope"], name="uniq_sync_lock")
+        ]
+
+
+class SyncCursor(models.Model):
+    """The watermark of a flow per account and marketplace."""
+
+    flow = models.CharField(max_length=64)
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="sync_cursors"
+    )
+    scope = models.CharField(max_length=20, blank=True, help_text="marketplace id or empty")
+    position = models.DateTimeField(null=True, blank=True)
+    token = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "account", "scope"], name="uniq_sync_cursor")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} {self.scope or '-'} @ {self.position}"
+
+
+class SyncException(models.Model):
+    """The exception queue: anything a flow could not apply, kept raw with a reason."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RETRYING = "retrying", "Retrying"
+        RESOLVED = "resolved", "Resolved"
+        IGNORED = "ignored", "Ignored"
+
+    flow = models.CharField(max_length=64, db_index=True)
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="sync_exceptions",
+    )
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    object_kind = models.CharField(max_length=64)
+    object_key = models.CharField(max_length=255)
+    reason_code = models.CharField(max_length=64, db_index=True)
+    message = models.TextField()
+    payload = models.JSONField(default=dict, blank=True)
+    owner_team = models.CharField(max_length=16, choices=Team.choices, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    occurrences = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution_note = models.TextField(blank=True)
+    last_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="exceptions"
+    )
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "object_kind", "object_key", "reason_code"],
+                name="uniq_sync_exception",
+            ),
+            models.CheckConstraint(
+                condition=Q(attempts__gte=0) & Q(occurrences__gte=1),
+                name="sync_exception_counts_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "owner_team"])]
+
+    def __str__(self) -> str:
+        return f"{self.reason_code}: {self.object_kind} {self.object_key}"
+
+
+class RateLimitBucket(models.Model):
+    """A token bucket per (seller account, SP-API operation), shared by all processes.
+
+    ``tokens`` is the level at ``refreshed_at`` (seconds on the client's clock); the level
+    now is ``min(burst, tokens + rate * elapsed)``.
+    """
+
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    operation = models.CharField(max_length=64)
+    tokens = models.FloatField()
+    rate = models.FloatField(help_text="tokens restored per second")
+    burst = models.FloatField(help_text="bucket size")
+    refreshed_at = models.FloatField(help_text="clock seconds of the last update")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "operation"], name="uniq_rate_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} ({self.rate}/s, burst {self.burst:g})"
+
+
+class ApiCall(models.Model):
+    """One SP-API request, recorded on the run that made it."""
+
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.CASCADE, related_name="calls"
+    )
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    operation = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    throttled = models.BooleanField(default=False)
+    request_id = models.CharField(max_length=128, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]

@@ -1,0 +1,474 @@
+"""Writes of the sync engine: running flows, locks, cursors and the exception queue."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
+
+from .flows import Flow, FlowContext, get_flow, in_transaction
+from .models import SyncCursor, SyncException, SyncLock, SyncRun, Team
+from .spapi.errors import AuthError
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL = datetime.timedelta(minutes=30)
+
+
+class CursorOutsideTransaction(RuntimeError):
+    """A cursor may only move in the transaction that stores what was read."""
+
+
+# --- exception queue -----------------------------------------------------------------------
+
+
+def exception_record(
+    *,
+    flow: str,
+    object_kind: str,
+    object_key: str,
+    reason_code: str,
+    message: str,
+    owner_team: str,
+    account: SellerAccount | None = None,
+    marketplace: Marketplace | None = None,
+    payload: dict | None = None,
+    run: SyncRun | None = None,
+) -> SyncException:
+    """Open (or refresh) the exception for an object and reason.
+
+    A failure that recurs updates the same row: new message and payload, one more
+    occurrence, and it is reopened if it had been resolved. An ignored exception stays
+    ignored.
+    """
+    now = timezone.now()
+    key = {
+        "flow": flow,
+        "object_kind": object_kind,
+        "object_key": object_key[:255],
+        "reason_code": reason_code,
+    }
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                existing = SyncException.objects.select_for_update().filter(**key).first()
+                if existing is None:
+                    return SyncException.objects.create(
+                        **key,
+                        account=account,
+                        marketplace=marketplace,
+                        message=message,
+                        payload=payload or {},
+                        owner_team=owner_team,
+                        first_seen=now,
+                        last_seen=now,
+                        last_run=run,
+                    )
+                existing.message = message
+                existing.payload = payload or {}
+                existing.last_seen = now
+                existing.occurrences = F("occurrences") + 1
+                existing.last_run = run or existing.last_run
+                if existing.status in (
+                    SyncException.Status.RESOLVED,
+                    SyncException.Status.RETRYING,
+                ):
+                    existing.status = SyncException.Status.OPEN
+                    existing.resolved_at = None
+                    existing.resolved_by = None
+                existing.save()
+                existing.refresh_from_db()
+                return existing
+        except IntegrityError:
+            continue  # another process created it first: update that row
+    raise RuntimeError(f"could not record exception {key}")
+
+
+def exception_resolve(
+    *,
+    flow: str,
+    object_kind: str,
+    object_key: str,
+    reason_code: str | None = None,
+    note: str = "resolved automatically: the object was applied",
+) -> int:
+    """Resolve the open exceptions of an object once a flow applied it."""
+    qs = SyncException.objects.filter(
+        flow=flow,
+        object_kind=object_kind,
+        object_key=object_key,
+        status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
+    )
+    if reason_code is not None:
+        qs = qs.filter(reason_code=reason_code)
+    return qs.update(
+        status=SyncException.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note
+    )
+
+
+def exceptions_resolve(*, exception_ids: Iterable[int], user, note: str = "") -> int:
+    with transaction.atomic():
+        return SyncException.objects.filter(
+            pk__in=list(exception_ids),
+            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
+        ).update(
+            status=SyncException.Status.RESOLVED,
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution_note=note or "resolved by hand",
+        )
+
+
+def exceptions_ignore(*, exception_ids: Iterable[int], user, note: str) -> int:
+    if not note or not note.strip():
+        raise ValueError("A note is required to ignore an exception: say why it is safe to.")
+    with transaction.atomic():
+        return SyncException.objects.filter(
+            pk__in=list(exception_ids),
+        ).exclude(status=SyncException.Status.IGNORED).update(
+            status=SyncException.Status.IGNORED,
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution_note=note.strip(),
+        )
+
+
+# Retry handlers: object_kind -> callable(exception) -> bool (True when the cause is gone).
+RetryHandler = Callable[[SyncException], bool]
+_RETRY_HANDLERS: dict[str, RetryHandler] = {}
+
+
+def register_retry(object_kind: str) -> Callable[[RetryHandler], RetryHandler]:
+    def decorator(func: RetryHandler) -> RetryHandler:
+        _RETRY_HANDLERS[object_kind] = func
+        return func
+
+    return decorator
+
+
+@dataclass
+class RetryOutcome:
+    resolved: int = 0
+    still_open: int = 0
+    errors: int = 0
+
+
+def _retry_by_rerunning_flow(exc: SyncException) -> bool:
+    """Default retry: run the flow again for the exception's account and marketplace."""
+    if exc.account_id is None:
+        return False
+    try:
+        get_flow(exc.flow)
+    except KeyError:
+        return False
+    started = timezone.now()
+    run = flow_run(
+        flow=exc.flow,
+        account_id=exc.account_id,
+        marketplace_id=exc.marketplace_id,
+        trigger=SyncRun.Trigger.RETRY,
+    )
+    exc.refresh_from_db()
+    return run.status == SyncRun.Status.SUCCEEDED and exc.last_seen < started
+
+
+def exceptions_retry(*, exception_ids: Iterable[int], user=None) -> RetryOutcome:
+    """Retry exceptions: each through its kind's handler, else by re-running its flow."""
+    outcome = RetryOutcome()
+    ids = list(exception_ids)
+    for exc in SyncException.objects.filter(
+        pk__in=ids, status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING]
+    ).order_by("pk"):
+        SyncException.objects.filter(pk=exc.pk).update(
+            status=SyncException.Status.RETRYING, attempts=F("attempts") + 1
+        )
+        exc.refresh_from_db()
+        handler = _RETRY_HANDLERS.get(exc.object_kind, _retry_by_rerunning_flow)
+        try:
+            fixed = handler(exc)
+        except Exception as err:  # the handler's failure is the exception's new message
+            log.warning("retry of exception %s failed: %s", exc.pk, err)
+            SyncException.objects.filter(pk=exc.pk).update(
+                status=SyncException.Status.OPEN, message=f"retry failed: {err}"[:2000]
+            )
+            outcome.errors += 1
+            continue
+        exc.refresh_from_db()
+        if fixed and exc.status == SyncException.Status.RETRYING:
+            SyncException.objects.filter(pk=exc.pk).update(
+                status=SyncException.Status.RESOLVED,
+                resolved_at=timezone.now(),
+                resolved_by=user,
+                resolution_note="resolved by retry",
+            )
+            outcome.resolved += 1
+        elif exc.status == SyncException.Status.RESOLVED:
+            outcome.resolved += 1
+        else:
+            SyncException.objects.filter(
+                pk=exc.pk, status=SyncException.Status.RETRYING
+            ).update(status=SyncException.Status.OPEN)
+            outcome.still_open += 1
+    return outcome
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def cursor_advance(
+    *,
+    flow: str,
+    account: SellerAccount,
+    scope: str,
+    position: datetime.datetime | None = None,
+    token: str | None = None,
+) -> SyncCursor:
+    """Move a watermark. Must run inside the transaction that stores what was read, so a
+    failure after reading leaves the cursor where it was."""
+    if not in_transaction():
+        raise CursorOutsideTransaction(
+            "advance the cursor inside the transaction that stores the data it covers"
+        )
+    cursor, _ = SyncCursor.objects.select_for_update().get_or_create(
+        flow=flow, account=account, scope=scope
+    )
+    if position is not None:
+        cursor.position = position
+    if token is not None:
+        cursor.token = token
+    cursor.save()
+    return cursor
+
+
+# --- locks ---------------------------------------------------------------------------------
+
+
+def _holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def lock_claim(*, flow: str, account: SellerAccount, scope: str, run: SyncRun) -> str | None:
+    """Claim the run lock with a conditional UPDATE; returns the holder id or None.
+
+    A lock whose holder died (kill -9) expires after LOCK_TTL.
+    """
+    SyncLock.objects.get_or_create(flow=flow, account=account, scope=scope)
+    holder = _holder_id()
+    now = timezone.now()
+    claimed = (
+        SyncLock.objects.filter(flow=flow, account=account, scope=scope)
+        .filter(Q(holder="") | Q(expires_at__lt=now))
+        .update(holder=holder, expires_at=now + LOCK_TTL, run=run)
+    )
+    return holder if claimed == 1 else None
+
+
+def lock_release(*, flow: str, account: SellerAccount, scope: str, holder: str) -> None:
+    SyncLock.objects.filter(flow=flow, account=account, scope=scope, holder=holder).update(
+        holder="", expires_at=None
+    )
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def account_problem(account: SellerAccount) -> tuple[str, str] | None:
+    """Why a flow must not run for this account, as (reason_code, message), or None."""
+    if not account.active:
+        return ("account_inactive", f"Seller account {account} is inactive.")
+    if account.needs_reauthorization:
+        detail = f" ({account.reauthorization_reason})" if account.reauthorization_reason else ""
+        return (
+            "reauthorization_required",
+            f"Seller account {account} must be authorised again in Seller Central{detail}; "
+            "then paste the new refresh token on the account.",
+        )
+    days_left = account.client_secret_days_left()
+    if days_left is not None and days_left < 0:
+        return (
+            "lwa_secret_expired",
+            f"The LWA client secret of {account} expired on "
+            f"{account.client_secret_expires_on:%Y-%m-%d}. Rotate it in the developer console "
+            "and save the new secret on the account.",
+        )
+    return None
+
+
+def account_set_credentials(
+    *,
+    account: SellerAccount,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    rotated_on: datetime.date | None = None,
+) -> SellerAccount:
+    """Store new LWA credentials (encrypted) and clear what the old ones caused."""
+    with transaction.atomic():
+        account = SellerAccount.objects.select_for_update().get(pk=account.pk)
+        fields = ["updated_at"]
+        if client_secret:
+            account.lwa_client_secret = client_secret
+            account.client_secret_rotated_on = rotated_on or timezone.localdate()
+            fields += ["lwa_client_secret", "client_secret_rotated_on"]
+        if refresh_token:
+            account.refresh_token = refresh_token
+            account.needs_reauthorization = False
+            account.reauthorization_reason = ""
+            fields += ["refresh_token", "needs_reauthorization", "reauthorization_reason"]
+        if client_secret or refresh_token:
+            account.access_token = ""
+            account.access_token_expires_at = None
+            fields += ["access_token", "access_token_expires_at"]
+        account.save(update_fields=fields)
+    if account_problem(account) is None:
+        SyncException.objects.filter(
+            object_kind="seller_account",
+            object_key=account.selling_partner_id,
+            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
+        ).update(
+            status=SyncException.Status.RESOLVED,
+            resolved_at=timezone.now(),
+            resolution_note="credentials updated",
+        )
+    return account
+
+
+def account_mark_reauthorization(*, account: SellerAccount, reason: str) -> None:
+    SellerAccount.objects.filter(pk=account.pk).update(
+        needs_reauthorization=True,
+        reauthorization_reason=reason[:500],
+        access_token="",
+        access_token_expires_at=None,
+    )
+    account.needs_reauthorization = True
+    account.reauthorization_reason = reason[:500]
+
+
+@register_retry("seller_account")
+def _retry_account(exc: SyncException) -> bool:
+    if exc.account_id is None:
+        return False
+    account = SellerAccount.objects.get(pk=exc.account_id)
+    return account_problem(account) is None
+
+
+# --- running flows -------------------------------------------------------------------------
+
+
+def flow_targets(
+    *, flow: Flow, account_id: int | None = None, marketplace_code: str | None = None
+) -> list[tuple[SellerAccount, Marketplace | None]]:
+    """(account, marketplace) pairs a flow runs for: active accounts, switched-on
+    marketplaces, narrowed by the given account and marketplace."""
+    accounts = SellerAccount.objects.filter(active=True).order_by("pk")
+    if account_id is not None:
+        accounts = SellerAccount.objects.filter(pk=account_id)
+    targets: list[tuple[SellerAccount, Marketplace | None]] = []
+    for account in accounts:
+        links = AccountMarketplace.objects.filter(account=account).select_related("marketplace")
+        if marketplace_code:
+            links = links.filter(marketplace__code=marketplace_code)
+        if flow.switch:
+            links = links.filter(**{flow.switch: True})
+        links = list(links.order_by("marketplace__code"))
+        if flow.per_marketplace:
+            targets += [(account, link.marketplace) for link in links]
+        elif links or not marketplace_code:
+            targets.append((account, None))
+    return targets
+
+
+def flow_run(
+    *,
+    flow: str,
+    account_id: int,
+    marketplace_id: str | None = None,
+    trigger: str = SyncRun.Trigger.MANUAL,
+) -> SyncRun:
+    """Run one flow for one account (and marketplace) and record it as a SyncRun.
+
+    Never raises for a flow failure: the run is marked failed and the failure is queued as
+    an exception. Two concurrent calls for the same target: one runs, the other is recorded
+    as skipped.
+    """
+    spec = get_flow(flow)
+    account = SellerAccount.objects.get(pk=account_id)
+    marketplace = Marketplace.objects.get(pk=marketplace_id) if marketplace_id else None
+    if spec.per_marketplace and marketplace is None:
+        raise ValueError(f"flow {flow!r} runs per marketplace: give a marketplace")
+    scope = marketplace.pk if marketplace else ""
+    run = SyncRun.objects.create(
+        flow=flow, account=account, marketplace=marketplace, trigger=trigger,
+        started_at=timezone.now(),
+    )
+
+    problem = account_problem(account)
+    if problem is not None:
+        reason, message = problem
+        exception_record(
+            flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
+            object_key=account.selling_partner_id, reason_code=reason, message=message,
+            owner_team=Team.OPS, run=run,
+        )
+        return _finish(run, SyncRun.Status.REFUSED, error=message)
+
+    holder = lock_claim(flow=flow, account=account, scope=scope, run=run)
+    if holder is None:
+        return _finish(run, SyncRun.Status.SKIPPED, error="another run of this flow is active")
+
+    ctx = FlowContext(run=run, account=account, marketplace=marketplace, flow=spec)
+    flow_key = f"{account.selling_partner_id}/{scope or '-'}"
+    try:
+        spec.func(ctx)
+    except AuthError as err:
+        if err.reauthorization_required and not account.needs_reauthorization:
+            account_mark_reauthorization(account=account, reason=str(err))
+        exception_record(
+            flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
+            object_key=account.selling_partner_id,
+            reason_code="reauthorization_required" if err.reauthorization_required
+            else "auth_failed",
+            message=f"Amazon refused the credentials: {err}", owner_team=Team.OPS, run=run,
+        )
+        return _finish(run, SyncRun.Status.FAILED, error=str(err), counts=ctx.counts)
+    except Exception as err:
+        log.exception("flow %s failed for %s", flow, flow_key)
+        exception_record(
+            flow=flow, account=account, marketplace=marketplace, object_kind="flow",
+            object_key=flow_key, reason_code="flow_failed",
+            message=f"{type(err).__name__}: {err}", owner_team=spec.owner_team, run=run,
+            payload={"error_type": type(err).__name__},
+        )
+        return _finish(run, SyncRun.Status.FAILED, error=f"{type(err).__name__}: {err}",
+                       counts=ctx.counts)
+    finally:
+        lock_release(flow=flow, account=account, scope=scope, holder=holder)
+    exception_resolve(flow=flow, object_kind="flow", object_key=flow_key,
+                      reason_code="flow_failed", note="resolved: the next run succeeded")
+    return _finish(run, SyncRun.Status.SUCCEEDED, counts=ctx.counts)
+
+
+def _finish(
+    run: SyncRun, status: str, *, error: str = "", counts: dict[str, int] | None = None
+) -> SyncRun:
+    run.status = status
+    run.finished_at = timezone.now()
+    run.error = error[:5000]
+    fields = ["status", "finished_at", "error"]
+    for key, value in (counts or {}).items():
+        setattr(run, key, value)
+        fields.append(key)
+    run.save(update_fields=fields)
+    # api_calls / throttled are incremented by the client as it goes.
+    run.refresh_from_db(fields=["api_calls", "throttled"])
+    return run

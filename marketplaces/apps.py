@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MarketplacesConfig(AppConfig):
+    name = "marketplaces"
+    verbose_name = "Marketplaces and seller accounts"
