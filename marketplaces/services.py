@@ -56,3 +56,16 @@ def account_upsert(
         refresh_token=refresh_token if refresh_token != current_token else None,
         rotated_on=rotated_on,
     )
+
+
+def reference_data_ensure() -> None:
+    """Marketplaces and groups exist (after a test database flush, for instance)."""
+    from amazonsync.permissions import ensure_groups
+
+    from .reference import rows
+
+    wanted = rows()
+    if Marketplace.objects.count() != len(wanted):
+        for row in wanted:
+            Marketplace.objects.update_or_create(id=row["id"], defaults=row)
+    ensure_groups()

@@ -1,0 +1,31 @@
+"""Money helpers: Decimal amounts next to ISO currency codes, rounded per currency."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+# Minor units per ISO 4217 for the currencies Amazon marketplaces settle in.
+CURRENCY_DECIMALS: dict[str, int] = {
+    "JPY": 0,
+    "KRW": 0,
+    "CLP": 0,
+    "HUF": 2,
+}
+DEFAULT_DECIMALS = 2
+
+
+def decimals(currency: str) -> int:
+    return CURRENCY_DECIMALS.get(currency.upper(), DEFAULT_DECIMALS)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-decimals(currency))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round an amount to its currency's minor unit, half up (Amazon's convention)."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def fmt(amount: Decimal, currency: str) -> str:
+    return f"{quantize(amount, currency):f}"
