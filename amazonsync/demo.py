@@ -30,7 +30,7 @@ DEMO_USERS = [
     ("accountant", "accountant-demo-2026", "Accounting (preparer)"),
     ("controller", "controller-demo-2026", "Accounting (approver)"),
 ]
-DEMO_APPS = ["marketplaces", "catalog", "orders", "settlements", "returns", "amazonsync"]
+DEMO_APPS = ["marketplaces", "catalog", "orders", "settlements", "returns"]
 
 # A second account whose LWA client secret has expired: the runner refuses it, which shows
 # the warning in the account list and an exception in the queue.
@@ -49,16 +49,14 @@ def sandbox_seller() -> dict:
     """The seller the sandbox world accepts (credentials included)."""
     from .sandbox import world
 
-    seller = world.DEFAULT_SELLER
-    get = seller.get if isinstance(seller, dict) else lambda k: getattr(seller, k)
     return {
-        "selling_partner_id": get("selling_partner_id"),
-        "name": get("name"),
-        "region": get("region"),
-        "lwa_client_id": get("client_id"),
-        "client_secret": get("client_secret"),
-        "refresh_token": get("refresh_token"),
-        "marketplace_codes": list(get("marketplace_codes")),
+        "selling_partner_id": world.DEFAULT_SELLER,
+        "name": world.DEFAULT_SELLER_NAME,
+        "region": world.DEFAULT_REGION,
+        "lwa_client_id": world.LWA_CLIENT_ID,
+        "client_secret": world.LWA_CLIENT_SECRET,
+        "refresh_token": world.REFRESH_TOKEN,
+        "marketplace_codes": ["US", "CA", "GB", "DE", "JP"],
     }
 
 
@@ -91,8 +89,11 @@ def _users(log: Callable[[str], None]) -> None:
 
 
 @contextlib.contextmanager
-def embedded_sandbox() -> Iterator[str | None]:
+def embedded_sandbox(enabled: bool = True) -> Iterator[str | None]:
     """Run the sandbox in this process while the demo loads, on a free port."""
+    if not enabled:
+        yield None
+        return
     try:
         from .sandbox.server import start_sandbox
     except ImportError:
@@ -126,7 +127,7 @@ def demo_load(
             token_url=f"{sandbox_url}/auth/o2/token",
         )
     log(f"seller account {account} (sandbox at {sandbox_url})")
-    with embedded_sandbox() as live_url:
+    with embedded_sandbox(sync) as live_url:
         ctx = DemoContext(
             account=account, sandbox_url=sandbox_url, api_url=live_url or sandbox_url,
             log=log, sync=sync and live_url is not None,
