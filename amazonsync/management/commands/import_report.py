@@ -1,0 +1,126 @@
+"""``manage.py import_report --type REPORT_TYPE FILE... [--account SELLER_ID] [--json]``
+
+Imports Amazon report files from disk (plain or gzip) through the same code path as the
+scheduled flows. Importers are registered per report type in ``<app>/importers.py``
+(see ``amazonsync.reports.register_importer``). Without ``--account`` the only seller
+account is used (an "Imported files" account is created when there is none); with several
+accounts ``--account`` is required. ``--json`` prints one JSON document on stdout. Exit
+status is non-zero when any file fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from amazonsync.reports import ReportFormatError, get_importer, registered_report_types
+
+IMPORTED_FILES_ID = "IMPORTED-FILES"
+
+
+def resolve_account(selling_partner_id: str | None):
+    from marketplaces.models import SellerAccount
+
+    if selling_partner_id:
+        account = SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
+        if account is None:
+            known = ", ".join(
+                SellerAccount.objects.values_list("selling_partner_id", flat=True)
+            ) or "none"
+            raise CommandError(
+                f"no seller account {selling_partner_id!r} (known: {known})"
+            )
+        return account
+    accounts = list(SellerAccount.objects.order_by("pk")[:2])
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        account, _ = SellerAccount.objects.get_or_create(
+            selling_partner_id=IMPORTED_FILES_ID,
+            defaults={"name": "Imported files", "region": "NA", "active": False},
+        )
+        return account
+    known = ", ".join(SellerAccount.objects.values_list("selling_partner_id", flat=True))
+    raise CommandError(f"there are several seller accounts: give --account (one of {known})")
+
+
+class Command(BaseCommand):
+    help = "Import Amazon report files (plain or gzip) from disk."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--type", dest="report_type", required=True,
+                            help="report type as Amazon names it")
+        parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument("--account", help="selling partner id of the seller account")
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+    def handle(self, *args, report_type, files, account, json: bool = False, **options):
+        try:
+            importer = get_importer(report_type)
+        except KeyError:
+            raise CommandError(
+                f"unknown report type {report_type!r}; supported: "
+                f"{', '.join(registered_report_types())}"
+            ) from None
+        seller = resolve_account(account)
+        results: list[dict] = []
+        errors: list[dict] = []
+        interactive = not json and sys.stderr.isatty()
+        for name in files:
+            path = Path(name)
+            bar = None
+            progress = None
+            if interactive:
+                from tqdm import tqdm
+
+                bar = tqdm(desc=path.name, unit=" lines", unit_scale=True, file=sys.stderr)
+                progress = bar.update
+            try:
+                result = importer.import_file(
+                    account=seller, source=path, name=path.name, progress=progress
+                )
+            except ReportFormatError as exc:
+                errors.append({"file": str(path), "error": str(exc)})
+                if not json:
+                    self.stderr.write(f"{path}: {exc}")
+                continue
+            finally:
+                if bar is not None:
+                    bar.close()
+            results.append(result)
+            if not result.get("ok", True):
+                errors.append({"file": str(path), "error": result.get("error", "failed")})
+                if not json:
+                    self.stderr.write(f"{path}: {result.get('error')}")
+            elif not json:
+                self.stdout.write(self._describe(path, result))
+        document = importer.combine(results)
+        if errors:
+            document["errors"] = errors
+        if json:
+            self.stdout.write(_dumps(document))
+        if errors:
+            raise CommandError(f"{len(errors)} of {len(files)} file(s) failed", returncode=1)
+
+    @staticmethod
+    def _describe(path: Path, result: dict) -> str:
+        s = result.get("settlement")
+        if s is None:
+            counts = ", ".join(f"{k} {v}" for k, v in result.items() if isinstance(v, int))
+            return f"{path}: {counts}"
+        verb = "imported" if s["created"] else "already imported, unchanged"
+        journal = s["journal"]
+        return (
+            f"{path}: settlement {s['settlement_id']} {verb}: {s['lines']} lines, total "
+            f"{s['total_amount']} {s['currency']}, drift {s['drift']}, unmapped "
+            f"{s['unmapped_lines']}, journal {journal['status']} (debit "
+            f"{journal['debit_total']}, credit {journal['credit_total']}, "
+            f"{'balanced' if journal['balanced'] else 'NOT balanced'})"
+        )
+
+
+def _dumps(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, default=str)

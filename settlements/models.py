@@ -1,0 +1,309 @@
+"""Settlements: what Amazon paid (Settlement, SettlementLine), how it maps to the books
+(GLAccount, GLMapping) and the journal batches that carry it there (JournalBatch,
+JournalLine). Business rules live in services.py; the database enforces the invariants
+(unique natural keys, CHECK constraints, and on PostgreSQL triggers that keep approved
+batches immutable and non-draft batches balanced)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+MONEY = {"max_digits": 18, "decimal_places": 4}
+ZERO = Decimal("0")
+
+
+class Settlement(models.Model):
+    """One V2 settlement report: its summary row and the reconciliation figures."""
+
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.PROTECT, related_name="settlements"
+    )
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    settlement_id = models.CharField("settlement id", max_length=32)
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField(db_index=True)
+    deposit_date = models.DateTimeField(null=True, blank=True)
+    total_amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    line_count = models.PositiveIntegerField(default=0)
+    sum_of_lines = models.DecimalField(**MONEY, default=ZERO)
+    columns = models.JSONField(default=list, blank=True, help_text="header of the file")
+    summary_extra = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the parsed content")
+    source_name = models.CharField(max_length=255, blank=True)
+    report_document_id = models.CharField(max_length=255, blank=True)
+    imported_at = models.DateTimeField()
+    # reconciliation, recomputed by settlement_reconcile()
+    internal_drift = models.DecimalField(**MONEY, default=ZERO)
+    journal_net = models.DecimalField(**MONEY, null=True, blank=True)
+    journal_drift = models.DecimalField(**MONEY, null=True, blank=True)
+    bank_deposit_amount = models.DecimalField(
+        **MONEY, null=True, blank=True,
+        help_text="the amount that arrived on the bank account, when recorded",
+    )
+    deposit_drift = models.DecimalField(**MONEY, null=True, blank=True)
+    previous_reserve = models.DecimalField(**MONEY, default=ZERO)
+    current_reserve = models.DecimalField(**MONEY, default=ZERO)
+    reserve_drift = models.DecimalField(**MONEY, null=True, blank=True)
+    unmapped_lines = models.PositiveIntegerField(default=0)
+    order_issues = models.PositiveIntegerField(null=True, blank=True)
+    has_drift = models.BooleanField(default=False, db_index=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-end_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "settlement_id"], name="uniq_settlement_account_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")),
+                name="settlement_end_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["marketplace", "end_date"])]
+
+    def __str__(self) -> str:
+        return f"Settlement {self.settlement_id} ({self.currency} {self.total_amount})"
+
+
+class SettlementLine(models.Model):
+    """One line of a settlement file, every column kept; unknown columns in ``extra``."""
+
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField()
+    transaction_type = models.TextField(blank=True)
+    order_id = models.TextField(blank=True, db_index=True)
+    merchant_order_id = models.TextField(blank=True)
+    adjustment_id = models.TextField(blank=True)
+    shipment_id = models.TextField(blank=True)
+    marketplace_name = models.TextField(blank=True)
+    amount_type = models.TextField(blank=True)
+    amount_description = models.TextField(blank=True)
+    amount = models.DecimalField(**MONEY)
+    fulfillment_id = models.TextField(blank=True)
+    posted_date = models.DateField(null=True, blank=True)
+    posted_date_time = models.DateTimeField(null=True, blank=True)
+    order_item_code = models.TextField(blank=True)
+    merchant_order_item_id = models.TextField(blank=True)
+    merchant_adjustment_item_id = models.TextField(blank=True)
+    sku = models.TextField(blank=True)
+    quantity_purchased = models.IntegerField(null=True, blank=True)
+    promotion_id = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["settlement", "line_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement", "line_number"], name="uniq_settlement_line_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.settlement_id}:{self.line_number} {self.transaction_type} {self.amount}"
+
+
+class GLAccount(models.Model):
+    class Type(models.TextChoices):
+        ASSET = "asset", "Asset"
+        LIABILITY = "liability", "Liability"
+        EQUITY = "equity", "Equity"
+        INCOME = "income", "Income"
+        EXPENSE = "expense", "Expense"
+
+    class Role(models.TextChoices):
+        NONE = "", "—"
+        AMAZON_CLEARING = "amazon_clearing", "Amazon clearing (balances every batch)"
+        BANK_CLEARING = "bank_clearing", "Bank clearing (deposits)"
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=128)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    role = models.CharField(max_length=32, choices=Role.choices, blank=True, default="")
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "GL account"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["role"], condition=~Q(role=""), name="uniq_glaccount_role"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class GLMapping(models.Model):
+    """Which GL account a settlement line goes to.
+
+    Each of transaction type, amount type and amount description is matched exactly
+    (case-insensitive) or, with ``pattern``, as a shell-style pattern (``*``, ``?``);
+    an empty field matches anything. The most specific rule wins: a marketplace rule
+    before a general one, then more exact fields, then longer literal text.
+    """
+
+    transaction_type = models.CharField(max_length=128, blank=True)
+    amount_type = models.CharField(max_length=128, blank=True)
+    amount_description = models.CharField(max_length=255, blank=True)
+    pattern = models.BooleanField(
+        default=False, help_text="treat the fields as patterns (* and ?) instead of exact text"
+    )
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="mappings")
+    memo = models.CharField(max_length=255, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["transaction_type", "amount_type", "amount_description", "marketplace"]
+        verbose_name = "GL mapping"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction_type", "amount_type", "amount_description", "pattern"],
+                condition=Q(marketplace__isnull=True),
+                name="uniq_glmapping_general",
+            ),
+            models.UniqueConstraint(
+                fields=[
+                    "transaction_type", "amount_type", "amount_description", "pattern",
+                    "marketplace",
+                ],
+                condition=Q(marketplace__isnull=False),
+                name="uniq_glmapping_marketplace",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        parts = " / ".join(
+            p or "*" for p in (self.transaction_type, self.amount_type, self.amount_description)
+        )
+        return f"{parts} → {self.gl_account.code}" if self.gl_account_id else parts
+
+
+class JournalBatch(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        READY = "ready", "Ready for approval"
+        APPROVED = "approved", "Approved"
+        EXPORTED = "exported", "Exported"
+
+    class Kind(models.TextChoices):
+        JOURNAL = "journal", "Journal"
+        REVERSAL = "reversal", "Reversal"
+
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, related_name="journal_batches"
+    )
+    period = models.DateField(help_text="first day of the accounting month")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.JOURNAL)
+    generation = models.PositiveIntegerField(default=1)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    currency = models.CharField(max_length=3)
+    entry_date = models.DateField()
+    reference = models.CharField(max_length=64)
+    unmapped_lines = models.PositiveIntegerField(default=0)
+    debit_total = models.DecimalField(**MONEY, default=ZERO)
+    credit_total = models.DecimalField(**MONEY, default=ZERO)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    last_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    exported_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period", "-id"]
+        verbose_name_plural = "journal batches"
+        permissions = [("approve_journalbatch", "Can approve journal batches (four eyes)")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement", "period", "kind", "generation"],
+                name="uniq_journalbatch_period_generation",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="journal", reverses__isnull=True)
+                | Q(kind="reversal", reverses__isnull=False),
+                name="journalbatch_reversal_has_original",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "exported"])
+                | Q(approved_by__isnull=False, unmapped_lines=0),
+                name="journalbatch_approved_has_approver",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status in (self.Status.APPROVED, self.Status.EXPORTED)
+
+    @property
+    def balanced(self) -> bool:
+        return self.debit_total == self.credit_total
+
+
+class JournalLine(models.Model):
+    class Role(models.TextChoices):
+        LINE = "line", "Settlement lines"
+        CLEARING = "clearing", "Amazon clearing"
+        DEPOSIT = "deposit", "Deposit"
+
+    batch = models.ForeignKey(JournalBatch, on_delete=models.CASCADE, related_name="lines")
+    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.LINE)
+    entry_date = models.DateField()
+    debit = models.DecimalField(**MONEY, default=ZERO)
+    credit = models.DecimalField(**MONEY, default=ZERO)
+    currency = models.CharField(max_length=3)
+    memo = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(debit__gte=0), name="journalline_debit_positive"),
+            models.CheckConstraint(
+                condition=Q(credit__gte=0), name="journalline_credit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(debit__gt=0, credit=0) | Q(credit__gt=0, debit=0),
+                name="journalline_exactly_one_side",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
+        return f"{self.gl_account_id} {side} {self.currency}"

@@ -1,0 +1,240 @@
+"""Reads for settlements: journal summaries, reconciliation, the drift series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.apps import apps
+from django.db.models import Count, Q, Sum
+
+from amazonsync.reports import quantize_money
+
+from .models import JournalBatch, JournalLine, Settlement, SettlementLine
+
+ZERO = Decimal("0")
+
+
+def active_batches(settlement: Settlement):
+    return settlement.journal_batches.filter(
+        kind=JournalBatch.Kind.JOURNAL, reversed_by__isnull=True
+    )
+
+
+_STATUS_ORDER = ["draft", "ready", "approved", "exported"]
+
+
+def journal_summary(settlement: Settlement) -> dict:
+    """Status (the least advanced of the active batches), totals, balanced."""
+    batches = list(active_batches(settlement).order_by("period"))
+    debit = sum((b.debit_total for b in batches), ZERO)
+    credit = sum((b.credit_total for b in batches), ZERO)
+    if batches:
+        status = min((b.status for b in batches), key=_STATUS_ORDER.index)
+    else:
+        status = "none"
+    currency = settlement.currency
+    return {
+        "status": status,
+        "batches": len(batches),
+        "debit_total": str(quantize_money(debit, currency)),
+        "credit_total": str(quantize_money(credit, currency)),
+        "balanced": debit == credit and all(b.balanced for b in batches),
+    }
+
+
+def settlement_as_json(settlement: Settlement, *, created: bool) -> dict:
+    currency = settlement.currency
+
+    def money(value):
+        return None if value is None else str(quantize_money(value, currency))
+
+    return {
+        "settlement_id": settlement.settlement_id,
+        "currency": currency,
+        "total_amount": money(settlement.total_amount),
+        "lines": settlement.line_count,
+        "sum_of_lines": money(settlement.sum_of_lines),
+        "drift": money(settlement.internal_drift),
+        "journal_drift": money(settlement.journal_drift),
+        "unmapped_lines": settlement.unmapped_lines,
+        "journal": journal_summary(settlement),
+        "created": created,
+    }
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@dataclass
+class OrderIssue:
+    kind: str  # missing_order | amount_mismatch | refund_without_order
+    order_id: str
+    settlement_amount: Decimal
+    our_amount: Decimal | None = None
+
+
+@dataclass
+class OrderReconciliation:
+    orders_checked: int = 0
+    issues: list[OrderIssue] = field(default_factory=list)
+
+
+_ORDER_ID_FIELDS = ("amazon_order_id", "order_id", "amazon_id")
+_PRINCIPAL_FIELDS = ("item_total", "principal_total", "items_total", "order_total", "total")
+
+
+def _order_model():
+    """The orders app's Order model and its id/amount fields, or None when the orders app
+    is not installed (or does not expose what is needed): reconciliation is skipped."""
+    if not apps.is_installed("orders"):
+        return None
+    try:
+        model = apps.get_model("orders", "Order")
+    except LookupError:
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    id_field = next((f for f in _ORDER_ID_FIELDS if f in names), None)
+    amount_field = next((f for f in _PRINCIPAL_FIELDS if f in names), None)
+    if id_field is None or amount_field is None:
+        return None
+    return model, id_field, amount_field
+
+
+def order_reconciliation(settlement: Settlement, *, limit: int = 10_000):
+    """Order principal in the settlement vs our Order totals. None when skipped."""
+    found = _order_model()
+    if found is None:
+        return None
+    model, id_field, amount_field = found
+    lines = SettlementLine.objects.filter(settlement=settlement).exclude(order_id="")
+    principal = dict(
+        lines.filter(
+            transaction_type__iexact="Order", amount_type__iexact="ItemPrice",
+            amount_description__iexact="Principal",
+        )
+        .values_list("order_id")
+        .annotate(total=Sum("amount"))
+        .order_by()[:limit]
+    )
+    refunds = dict(
+        lines.filter(transaction_type__iexact="Refund", amount_type__iexact="ItemPrice",
+                     amount_description__iexact="Principal")
+        .values_list("order_id")
+        .annotate(total=Sum("amount"))
+        .order_by()[:limit]
+    )
+    wanted = set(principal) | set(refunds)
+    qs = model.objects.filter(**{f"{id_field}__in": list(wanted)})
+    if "account" in {f.name for f in model._meta.get_fields()}:
+        qs = qs.filter(account_id=settlement.account_id)
+    ours: dict[str, Decimal] = {}
+    for order_id, amount in qs.values_list(id_field, amount_field):
+        ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
+    result = OrderReconciliation(orders_checked=len(wanted))
+    for order_id, amount in sorted(principal.items()):
+        if order_id not in ours:
+            result.issues.append(OrderIssue("missing_order", order_id, amount))
+        elif quantize_money(ours[order_id], settlement.currency) != quantize_money(
+            amount, settlement.currency
+        ):
+            result.issues.append(
+                OrderIssue("amount_mismatch", order_id, amount, ours[order_id])
+            )
+    for order_id, amount in sorted(refunds.items()):
+        if order_id not in ours:
+            result.issues.append(OrderIssue("refund_without_order", order_id, amount))
+    return result
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def mapping_groups(settlement: Settlement) -> list[dict]:
+    """The settlement's lines by (type, amount type, description) with their GL account."""
+    from .services import GLMapper
+
+    mapper = GLMapper()
+    from .models import GLAccount
+
+    accounts = {a.pk: a for a in GLAccount.objects.all()}
+    rows = (
+        SettlementLine.objects.filter(settlement=settlement)
+        .values("transaction_type", "amount_type", "amount_description")
+        .annotate(total=Sum("amount"), n=Count("id"))
+        .order_by("transaction_type", "amount_type", "amount_description")
+    )
+    out = []
+    for r in rows:
+        rule = mapper.rule_for(
+            r["transaction_type"], r["amount_type"], r["amount_description"],
+            settlement.marketplace_id,
+        )
+        out.append({**r, "gl_account": accounts.get(rule.gl_account_id) if rule else None})
+    return out
+
+
+def reconciliation(settlement: Settlement) -> dict:
+    from .services import previous_settlement
+
+    batches = list(
+        settlement.journal_batches.select_related(
+            "prepared_by", "approved_by", "last_changed_by", "reverses"
+        ).order_by("period", "kind", "generation")
+    )
+    journal_by_period = (
+        JournalLine.objects.filter(batch__in=active_batches(settlement), role="line")
+        .values("batch__period")
+        .annotate(c=Sum("credit"), d=Sum("debit"))
+        .order_by("batch__period")
+    )
+    return {
+        "settlement": settlement,
+        "batches": batches,
+        "journal": journal_summary(settlement),
+        "periods": [
+            {"period": r["batch__period"], "net": (r["c"] or ZERO) - (r["d"] or ZERO)}
+            for r in journal_by_period
+        ],
+        "groups": mapping_groups(settlement),
+        "previous": previous_settlement(settlement),
+        "orders": order_reconciliation(settlement, limit=2000),
+    }
+
+
+def drift_series(
+    *, account_id: int | None = None, marketplace_id: str | None = None,
+    date_from: date | None = None, date_to: date | None = None, currency: str | None = None,
+) -> dict:
+    """Drift over time per marketplace, for the chart: {marketplace: [points]}."""
+    qs = Settlement.objects.select_related("marketplace").order_by("end_date", "pk")
+    if account_id:
+        qs = qs.filter(account_id=account_id)
+    if marketplace_id:
+        qs = qs.filter(marketplace_id=marketplace_id)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if date_from:
+        qs = qs.filter(end_date__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(end_date__date__lte=date_to)
+    series: dict[str, list[dict]] = {}
+    for s in qs[:5000]:
+        label = f"{s.marketplace.code if s.marketplace else 'unknown'} ({s.currency})"
+        series.setdefault(label, []).append(
+            {
+                "date": s.end_date.date().isoformat(),
+                "settlement": s.settlement_id,
+                "pk": s.pk,
+                "internal": str(s.internal_drift),
+                "journal": str(s.journal_drift or ZERO),
+                "deposit": str(s.deposit_drift or ZERO),
+                "reserve": str(s.reserve_drift or ZERO),
+            }
+        )
+    return series
+
+
+def settlements_with_drift():
+    return Settlement.objects.filter(Q(has_drift=True))
