@@ -3,11 +3,11 @@
 Public API::
 
     from amazonsync.sandbox import World, start_sandbox, DEFAULT_SELLER, REFRESH_TOKEN
-    url, stop, sandbox = start_sandbox(seed=1, orders=500)
+    url, stop = start_sandbox(seed=1, orders=500)
 """
 
 from .app import Sandbox, SandboxConfig
-from .server import serve_forever, start_sandbox
+from .server import serve_forever, start_sandbox, start_sandbox_app
 from .world import (
     CARRIER_CODES,
     DEFAULT_REGION,
@@ -26,5 +26,5 @@ __all__ = [
     "CARRIER_CODES", "DEFAULT_REGION", "DEFAULT_SELLER", "DEFAULT_SELLER_NAME", "DEFAULT_START",
     "LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "MARKETPLACES", "REFRESH_TOKEN",
     "REVOKED_REFRESH_TOKEN", "Sandbox", "SandboxConfig", "World", "serve_forever",
-    "start_sandbox",
+    "start_sandbox", "start_sandbox_app",
 ]

@@ -89,6 +89,22 @@ def start_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     **overrides,
+) -> tuple[str, Callable[[], None]]:
+    """Serve a sandbox in a background thread on a free port; returns (base url, stop()).
+
+    Same arguments as ``start_sandbox_app``, which also returns the ``Sandbox`` object.
+    """
+    url, stop, _ = start_sandbox_app(config, world=world, host=host, port=port, **overrides)
+    return url, stop
+
+
+def start_sandbox_app(
+    config: SandboxConfig | None = None,
+    *,
+    world: World | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **overrides,
 ) -> tuple[str, Callable[[], None], Sandbox]:
     """Serve a sandbox in a background thread; returns (base url, stop(), sandbox).
 

@@ -601,12 +601,13 @@ class World:
         rng = self._rng("inbound")
         fba = [(p, code) for p in self.products.values() if p.sellable
                for code, ch in p.channels.items() if ch == "AFN"]
-        count = max(6, self.order_count // 400)
+        count = max(10, self.order_count // 400)
         span = self.window_end - self.window_start
+        codes = sorted({code for _, code in fba}, key=list(MARKETPLACES).index)
         out = []
         for n in range(count):
             created = self.window_start + (n * span) // count + rng.randrange(DAY)
-            _, mp_code = rng.choice(fba)
+            mp_code = codes[n % len(codes)]
             mp = MARKETPLACES[mp_code]
             candidates = [p for p, code in fba if code == mp_code]
             picked = rng.sample(candidates, min(len(candidates), rng.randint(1, 5)))
