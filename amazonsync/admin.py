@@ -91,25 +91,42 @@ class NoteForm(forms.Form):
 
 @admin.register(SyncException)
 class SyncExceptionAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "owner_team", "reason_code", "object_kind", "object_key",
-                    "short_message", "account", "marketplace", "age", "attempts",
-                    "occurrences", "last_seen")
-    list_filter = ("status", "owner_team", "reason_code", "flow", AgeFilter, "marketplace")
-    list_select_related = ("account", "marketplace")
+    list_display = ("id", "status", "severity", "sla", "owner_team", "assignee", "reason_code",
+                    "object_kind", "object_key", "short_message", "account", "marketplace",
+                    "age", "attempts", "occurrences", "last_seen")
+    list_filter = ("status", "severity", "owner_team", "reason_code", "flow", AgeFilter,
+                   "marketplace", ("assignee", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("account", "marketplace", "assignee")
     search_fields = ("object_key", "message", "reason_code")
-    actions = ["retry_selected", "resolve_selected", "ignore_selected"]
+    actions = ["retry_selected", "resolve_selected", "ignore_selected", "assign_to_me"]
     readonly_fields = ("flow", "account", "marketplace", "object_kind", "object_key",
-                       "reason_code", "message", "owner_team", "status", "attempts",
-                       "occurrences", "first_seen", "last_seen", "resolved_at", "resolved_by",
-                       "resolution_note", "last_run", "pretty_payload")
-    fields = readonly_fields
-    ordering = ("-last_seen",)
+                       "reason_code", "message", "owner_team", "severity", "due_at", "status",
+                       "attempts", "occurrences", "first_seen", "last_seen", "depends_on",
+                       "resolved_at", "resolved_by", "resolution_note", "manual_fix",
+                       "last_run", "pretty_payload")
+    fields = ("assignee",) + readonly_fields
+    raw_id_fields = ("assignee",)
+    ordering = ("status", "severity_rank", "due_at")
+
+    @admin.display(description="SLA", ordering="due_at")
+    def sla(self, obj):
+        if obj.due_at is None or obj.status not in ("open", "retrying"):
+            return "-"
+        left = obj.due_at - timezone.now()
+        hours = int(left.total_seconds() // 3600)
+        if hours < 0:
+            return format_html('<strong style="color:#ba2121">overdue {} h</strong>', -hours)
+        return f"{hours} h left"
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        # only the assignee is editable on the form
+        services.exceptions_assign(exception_ids=[obj.pk], assignee=obj.assignee)
 
     @admin.display(description="message")
     def short_message(self, obj):
@@ -149,6 +166,13 @@ class SyncExceptionAdmin(admin.ModelAdmin):
             exception_ids=list(queryset.values_list("pk", flat=True)), user=request.user
         )
         self.message_user(request, f"{n} exception(s) marked resolved.", messages.SUCCESS)
+
+    @admin.action(description="Assign selected to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        n = services.exceptions_assign(
+            exception_ids=list(queryset.values_list("pk", flat=True)), assignee=request.user
+        )
+        self.message_user(request, f"{n} exception(s) assigned to you.", messages.SUCCESS)
 
     @admin.action(description="Ignore selected (note required)", permissions=["change"])
     def ignore_selected(self, request, queryset):

@@ -11,6 +11,13 @@ class Team(models.TextChoices):
     FINANCE = "finance", "Finance"
 
 
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
 class SyncRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -128,6 +135,19 @@ class SyncException(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )
+    severity = models.CharField(
+        max_length=8, choices=Severity.choices, default=Severity.NORMAL, db_index=True
+    )
+    severity_rank = models.PositiveSmallIntegerField(default=2, help_text="0 = most urgent")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="first seen + SLA")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_exceptions",
+    )
+    depends_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents",
+        help_text="retried automatically when this one is resolved",
+    )
     attempts = models.PositiveIntegerField(default=0)
     occurrences = models.PositiveIntegerField(default=1)
     first_seen = models.DateTimeField()
@@ -138,6 +158,9 @@ class SyncException(models.Model):
         related_name="+",
     )
     resolution_note = models.TextField(blank=True)
+    manual_fix = models.BooleanField(
+        default=False, help_text="resolved by a person rather than by a retry or a flow"
+    )
     last_run = models.ForeignKey(
         SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="exceptions"
     )
@@ -154,7 +177,10 @@ class SyncException(models.Model):
                 name="sync_exception_counts_positive",
             ),
         ]
-        indexes = [models.Index(fields=["status", "owner_team"])]
+        indexes = [
+            models.Index(fields=["status", "owner_team"]),
+            models.Index(fields=["status", "severity_rank", "due_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason_code}: {self.object_kind} {self.object_key}"

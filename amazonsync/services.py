@@ -19,6 +19,7 @@ from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
 
 from .flows import Flow, FlowContext, get_flow, in_transaction
 from .models import SyncCursor, SyncException, SyncLock, SyncRun, Team
+from .severity import RANK, classify, due
 from .spapi.errors import AuthError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def exception_record(
     marketplace: Marketplace | None = None,
     payload: dict | None = None,
     run: SyncRun | None = None,
+    severity: str | None = None,
+    depends_on: SyncException | None = None,
 ) -> SyncException:
     """Open (or refresh) the exception for an object and reason.
 
@@ -64,6 +67,7 @@ def exception_record(
             with transaction.atomic():
                 existing = SyncException.objects.select_for_update().filter(**key).first()
                 if existing is None:
+                    level = severity or classify(object_kind, reason_code)
                     return SyncException.objects.create(
                         **key,
                         account=account,
@@ -71,6 +75,10 @@ def exception_record(
                         message=message,
                         payload=payload or {},
                         owner_team=owner_team,
+                        severity=level,
+                        severity_rank=RANK[level],
+                        due_at=due(level, now),
+                        depends_on=depends_on,
                         first_seen=now,
                         last_seen=now,
                         last_run=run,
@@ -80,6 +88,8 @@ def exception_record(
                 existing.last_seen = now
                 existing.occurrences = F("occurrences") + 1
                 existing.last_run = run or existing.last_run
+                if depends_on is not None:
+                    existing.depends_on = depends_on
                 if existing.status in (
                     SyncException.Status.RESOLVED,
                     SyncException.Status.RETRYING,
@@ -112,22 +122,54 @@ def exception_resolve(
     )
     if reason_code is not None:
         qs = qs.filter(reason_code=reason_code)
-    return qs.update(
+    ids = list(qs.values_list("pk", flat=True))
+    n = SyncException.objects.filter(pk__in=ids).update(
         status=SyncException.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note
     )
+    dependents_retry(resolved_ids=ids)
+    return n
+
+
+MANUAL_NOTE = "resolved by hand"
 
 
 def exceptions_resolve(*, exception_ids: Iterable[int], user, note: str = "") -> int:
+    """Mark exceptions fixed by hand; their dependents are retried."""
     with transaction.atomic():
-        return SyncException.objects.filter(
+        qs = SyncException.objects.filter(
             pk__in=list(exception_ids),
             status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
-        ).update(
+        )
+        ids = list(qs.values_list("pk", flat=True))
+        n = SyncException.objects.filter(pk__in=ids).update(
             status=SyncException.Status.RESOLVED,
             resolved_at=timezone.now(),
             resolved_by=user,
-            resolution_note=note or "resolved by hand",
+            resolution_note=note or MANUAL_NOTE,
+            manual_fix=True,
         )
+    dependents_retry(resolved_ids=ids)
+    return n
+
+
+def exceptions_assign(*, exception_ids: Iterable[int], assignee) -> int:
+    return SyncException.objects.filter(pk__in=list(exception_ids)).update(assignee=assignee)
+
+
+def dependents_retry(*, resolved_ids: Iterable[int]) -> RetryOutcome:
+    """Retry the open exceptions that were waiting on the given (now resolved) ones."""
+    ids = list(resolved_ids)
+    if not ids:
+        return RetryOutcome()
+    waiting = list(
+        SyncException.objects.filter(
+            depends_on_id__in=ids,
+            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
+        ).values_list("pk", flat=True)
+    )
+    if not waiting:
+        return RetryOutcome()
+    return exceptions_retry(exception_ids=waiting)
 
 
 def exceptions_ignore(*, exception_ids: Iterable[int], user, note: str) -> int:
@@ -213,6 +255,7 @@ def exceptions_retry(*, exception_ids: Iterable[int], user=None) -> RetryOutcome
                 resolution_note="resolved by retry",
             )
             outcome.resolved += 1
+            dependents_retry(resolved_ids=[exc.pk])
         elif exc.status == SyncException.Status.RESOLVED:
             outcome.resolved += 1
         else:

@@ -34,3 +34,17 @@ def enqueue_flow(flow: str, account_id: int, marketplace_id: str | None = None) 
             task_name=f"{flow}:{account_id}:{marketplace_id or '-'}",
         )
     )
+
+
+def sync_schedules() -> dict:
+    from .schedules import schedules_sync
+
+    result = schedules_sync()
+    return {"created": result.created, "removed": result.removed}
+
+
+def health_snapshot() -> int:
+    """Store today's health figures per marketplace (trends survive data pruning)."""
+    from .health import health_snapshot_store
+
+    return health_snapshot_store()

@@ -1,0 +1,36 @@
+"""Reads of the sync engine."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Min, QuerySet
+
+from .models import SyncException, SyncRun
+
+
+def exception_rule_candidates(*, minimum: int = 3) -> QuerySet:
+    """Reasons fixed by hand more than twice: candidates for a new rule or mapping."""
+    return (
+        SyncException.objects.filter(manual_fix=True)
+        .values("flow", "object_kind", "reason_code")
+        .annotate(fixed_by_hand=Count("id"), last_fixed=Max("resolved_at"))
+        .filter(fixed_by_hand__gte=minimum)
+        .order_by("-fixed_by_hand", "reason_code")
+    )
+
+
+def exception_backlog_by_team() -> list[dict]:
+    """Open exceptions per owner team: count and oldest first-seen (one query)."""
+    return list(
+        SyncException.objects.filter(
+            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING]
+        )
+        .values("owner_team")
+        .annotate(count=Count("id"), oldest=Min("first_seen"))
+        .order_by("owner_team")
+    )
+
+
+def last_runs(*, limit: int = 20) -> QuerySet:
+    return SyncRun.objects.select_related("account", "marketplace").order_by("-started_at")[
+        :limit
+    ]
