@@ -213,7 +213,7 @@ def settlement_import(
             update_fields=["line_count", "sum_of_lines", "fingerprint", "marketplace"]
         )
         settlement_journal_build(settlement=settlement, run=run)
-        settlement_reconcile(settlement=settlement)
+        settlement.refresh_from_db()
     return ImportResult(settlement=settlement, created=True)
 
 

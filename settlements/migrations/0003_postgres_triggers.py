@@ -121,12 +121,14 @@ DROP FUNCTION IF EXISTS settlements_journalbatch_guard();
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(FORWARD)
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(BACKWARD)
 
 
 class Migration(migrations.Migration):
