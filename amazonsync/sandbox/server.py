@@ -20,6 +20,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SandboxSPAPI/1.0"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed per request)
+    disable_nagle_algorithm = True
     sandbox: Sandbox  # set on the subclass built per server
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
@@ -118,8 +120,8 @@ def start_sandbox_app(
     config.base_url = url
     sandbox = Sandbox(config, world=world)
     sock_server.RequestHandlerClass.sandbox = sandbox  # type: ignore[attr-defined]
-    thread = threading.Thread(target=sock_server.serve_forever, name="spapi-sandbox",
-                              daemon=True)
+    thread = threading.Thread(target=sock_server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="spapi-sandbox", daemon=True)
     thread.start()
 
     def stop() -> None:
