@@ -307,3 +307,35 @@ class JournalLine(models.Model):
     def __str__(self) -> str:
         side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
         return f"{self.gl_account_id} {side} {self.currency}"
+
+
+class SettlementReportDocument(models.Model):
+    """A settlement report document the flow has processed: downloaded at most once."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Imported"
+        UNCHANGED = "unchanged", "Already imported"
+        CONFLICT = "conflict", "Conflict with an imported settlement"
+
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    report_id = models.CharField(max_length=64)
+    report_document_id = models.CharField(max_length=255)
+    created_time = models.DateTimeField(null=True, blank=True)
+    settlement = models.ForeignKey(
+        Settlement, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-processed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "report_document_id"], name="uniq_settlement_report_document"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} ({self.outcome})"
