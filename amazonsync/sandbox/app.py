@@ -11,6 +11,7 @@ when present, else ``time.monotonic()``.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import hashlib
 import os
@@ -233,6 +234,8 @@ class Sandbox:
         self.feeds: dict[str, FeedJob] = {}
         self.documents: dict[str, Document] = {}
         self.counter = 0
+        self._shipment_version = 0
+        self._selection: tuple[object, list] = (None, [])
 
     @property
     def hostile(self) -> bool:
@@ -483,6 +486,14 @@ class Sandbox:
         }
 
     def _select_orders(self, q: dict, *, v2026: bool) -> list[tuple[Order, object]]:
+        """Orders matching a query at the current simulated instant (cached while paging)."""
+        key = (dumps({k: v for k, v in q.items() if k not in ("o", "n", "k")}), v2026,
+               self.now, self._shipment_version)
+        if self._selection[0] != key:
+            self._selection = (key, self._compute_selection(q, v2026=v2026))
+        return self._selection[1]
+
+    def _compute_selection(self, q: dict, *, v2026: bool) -> list[tuple[Order, object]]:
         mps = set(q["m"])
         statuses = set(q["s"])
         channels = set(q["c"])
@@ -605,6 +616,7 @@ class Sandbox:
             wanted.append((item_id, qty))
         for item_id, qty in wanted:
             self.shipments.setdefault(item_id, []).append((self.now, qty))
+        self._shipment_version += 1
         self.packages.setdefault(order.id, []).append({
             "packageReferenceId": str(detail["packageReferenceId"]),
             "packageStatus": {"status": "SHIPPED"},
@@ -1410,16 +1422,17 @@ class Sandbox:
                 raise _bad("PostedAfter must be before PostedBefore.")
             q = {"a": after, "b": before, "o": 0,
                  "n": self._int_param(request, "MaxResultsPerPage", 100, 1, 100)}
-        postings = [p for p in self.world.ledger if q["a"] <= p.time < q["b"]] \
-            if seller == self.seller_id else []
-        start, size = q["o"], q["n"]
+        times = self.world.ledger_times
+        low = bisect.bisect_left(times, q["a"])
+        high = bisect.bisect_left(times, q["b"]) if seller == self.seller_id else low
+        start, size = low + q["o"], q["n"]
         events: dict[str, list] = {"ShipmentEventList": [], "RefundEventList": [],
                                    "ServiceFeeEventList": [], "AdjustmentEventList": []}
-        for posting in postings[start:start + size]:
+        for posting in self.world.ledger[start:min(start + size, high)]:
             name, event = financial_event(posting)
             events[name].append(event)
         payload: dict = {}
-        if start + size < len(postings):
+        if start + size < high:
             payload["NextToken"] = self.codec.encode({**q, "k": "finances", "o": start + size})
         payload["FinancialEvents"] = events
         return _json(200, {"payload": payload})

@@ -659,6 +659,10 @@ class World:
         out.sort(key=lambda p: (p.time, p.key))
         return out
 
+    @cached_property
+    def ledger_times(self) -> list[int]:
+        return [p.time for p in self.ledger]
+
     def _order_postings(self, order: Order) -> list[Posting]:
         mp, cur = order.mp, order.currency
         by_shipment: dict[tuple[int, str], list[OrderItem]] = {}
