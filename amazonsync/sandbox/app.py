@@ -1433,7 +1433,8 @@ class Sandbox:
             events[name].append(event)
         payload: dict = {}
         if start + size < high:
-            payload["NextToken"] = self.codec.encode({**q, "k": "finances", "o": start + size})
+            payload["NextToken"] = self.codec.encode({**q, "k": "finances",
+                                                      "o": q["o"] + size})
         payload["FinancialEvents"] = events
         return _json(200, {"payload": payload})
 

@@ -146,3 +146,18 @@ def test_search_orders_2026_pages_like_v0(sandbox):
             break
         response = sandbox.call("searchOrders", params={"paginationToken": token}).json()
     assert seen == [o["AmazonOrderId"] for o in v0]
+
+
+def test_financial_events_paging_matches_the_ledger(sandbox, world):
+    after, before = "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z"
+    params = {"PostedAfter": after, "PostedBefore": before, "MaxResultsPerPage": 25}
+    count = 0
+    while True:
+        payload = sandbox.call("listFinancialEvents", params=params).json()["payload"]
+        count += sum(len(v) for v in payload["FinancialEvents"].values())
+        if "NextToken" not in payload:
+            break
+        params = {"NextToken": payload["NextToken"]}
+    low, high = 1788220800, 1790812800  # the same two instants as epoch seconds
+    assert count == sum(1 for p in world.ledger if low <= p.time < high)
+    assert count > 25
