@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CURRENCY_DECIMALS: dict[str, int] = {"USD": 2, "CAD": 2, "GBP": 2, "EUR": 2, "JPY": 0}
-_QUANTS = {code: Decimal(1).scaleb(-places) for code, places in CURRENCY_DECIMALS.items()}
+from amazonsync.money import quantize
+
 ZERO = Decimal(0)
-
-
-def quantize(amount: Decimal, currency: str) -> Decimal:
-    """Round half-up to the currency's places (JPY: none)."""
-    return amount.quantize(_QUANTS[currency], rounding=ROUND_HALF_UP)
+__all__ = ["ZERO", "quantize", "fmt_amount", "money_v0", "money_lower"]
 
 
 def fmt_amount(amount: Decimal, currency: str) -> str:
