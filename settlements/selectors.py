@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from amazonsync.reports import quantize_money
@@ -81,33 +82,65 @@ class OrderReconciliation:
     issues: list[OrderIssue] = field(default_factory=list)
 
 
-_ORDER_ID_FIELDS = ("amazon_order_id", "order_id", "amazon_id")
-_PRINCIPAL_FIELDS = ("item_total", "principal_total", "items_total", "order_total", "total")
+_ORDER_ID_FIELDS = ("amazon_order_id", "order_id")
+_PRINCIPAL_FIELDS = ("order_total", "item_total", "total")
 
 
 def _order_model():
-    """The orders app's Order model and its id/amount fields, or None when the orders app
-    is not installed (or does not expose what is needed): reconciliation is skipped."""
+    """(Order model, its Amazon id field, a per-order principal query) or None when the
+    orders app is not installed or not migrated: order reconciliation is then skipped."""
     if not apps.is_installed("orders"):
         return None
     try:
-        model = apps.get_model("orders", "Order")
+        order_model = apps.get_model("orders", "Order")
     except LookupError:
         return None
-    names = {f.name for f in model._meta.get_fields()}
+    names = {f.name for f in order_model._meta.get_fields()}
     id_field = next((f for f in _ORDER_ID_FIELDS if f in names), None)
-    amount_field = next((f for f in _PRINCIPAL_FIELDS if f in names), None)
-    if id_field is None or amount_field is None:
+    if id_field is None:
         return None
-    return model, id_field, amount_field
+    try:
+        line_model = apps.get_model("orders", "OrderLine")
+        line_names = {f.name for f in line_model._meta.get_fields()}
+    except LookupError:
+        line_model, line_names = None, set()
+    tables = set(connection.introspection.table_names())
+    if order_model._meta.db_table not in tables:
+        return None
+    if line_model is not None and "item_price" in line_names and "order" in line_names \
+            and line_model._meta.db_table in tables:
+        def principal(ids, account_id):
+            qs = line_model.objects.filter(**{f"order__{id_field}__in": ids})
+            if "account" in names:
+                qs = qs.filter(order__account_id=account_id)
+            return qs.values_list(f"order__{id_field}").annotate(total=Sum("item_price"))
+    else:
+        amount_field = next((f for f in _PRINCIPAL_FIELDS if f in names), None)
+        if amount_field is None:
+            return None
+
+        def principal(ids, account_id):
+            qs = order_model.objects.filter(**{f"{id_field}__in": ids})
+            if "account" in names:
+                qs = qs.filter(account_id=account_id)
+            return qs.values_list(id_field, amount_field)
+
+    def existing(ids, account_id):
+        qs = order_model.objects.filter(**{f"{id_field}__in": ids})
+        if "account" in names:
+            qs = qs.filter(account_id=account_id)
+        return set(qs.values_list(id_field, flat=True))
+
+    return existing, principal
 
 
 def order_reconciliation(settlement: Settlement, *, limit: int = 10_000):
-    """Order principal in the settlement vs our Order totals. None when skipped."""
+    """Order principal in the settlement vs our orders: missing orders, amount mismatches,
+    refunds without an order. None when skipped (no orders app)."""
     found = _order_model()
     if found is None:
         return None
-    model, id_field, amount_field = found
+    existing, principal_of = found
     lines = SettlementLine.objects.filter(settlement=settlement).exclude(order_id="")
     principal = dict(
         lines.filter(
@@ -125,25 +158,24 @@ def order_reconciliation(settlement: Settlement, *, limit: int = 10_000):
         .annotate(total=Sum("amount"))
         .order_by()[:limit]
     )
-    wanted = set(principal) | set(refunds)
-    qs = model.objects.filter(**{f"{id_field}__in": list(wanted)})
-    if "account" in {f.name for f in model._meta.get_fields()}:
-        qs = qs.filter(account_id=settlement.account_id)
+    wanted = sorted(set(principal) | set(refunds))
+    known = existing(wanted, settlement.account_id)
     ours: dict[str, Decimal] = {}
-    for order_id, amount in qs.values_list(id_field, amount_field):
+    for order_id, amount in principal_of(wanted, settlement.account_id):
         ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
     result = OrderReconciliation(orders_checked=len(wanted))
+    currency = settlement.currency
     for order_id, amount in sorted(principal.items()):
-        if order_id not in ours:
+        if order_id not in known:
             result.issues.append(OrderIssue("missing_order", order_id, amount))
-        elif quantize_money(ours[order_id], settlement.currency) != quantize_money(
-            amount, settlement.currency
+        elif quantize_money(ours.get(order_id, ZERO), currency) != quantize_money(
+            amount, currency
         ):
             result.issues.append(
-                OrderIssue("amount_mismatch", order_id, amount, ours[order_id])
+                OrderIssue("amount_mismatch", order_id, amount, ours.get(order_id, ZERO))
             )
     for order_id, amount in sorted(refunds.items()):
-        if order_id not in ours:
+        if order_id not in known:
             result.issues.append(OrderIssue("refund_without_order", order_id, amount))
     return result
 

@@ -56,7 +56,8 @@ on_postgres = pytest.mark.skipif(
 
 
 def do_import(account, data=None, name="settlement.txt", **kw):
-    return settlement_import(account=account, source=settlement_file() if data is None else data, name=name, **kw)
+    source = settlement_file() if data is None else data
+    return settlement_import(account=account, source=source, name=name, **kw)
 
 
 def net_of(batches, role=JournalLine.Role.LINE):
