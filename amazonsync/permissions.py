@@ -36,6 +36,8 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "returns.returnevent": ("view", "change"),
         "returns.dispositionrule": ALL,
         "returns.inventoryadjustment": ("view",),
+        "returns.refundmatch": ("view",),
+        "returns.reimbursementcandidate": ("view", "change"),
     },
     "Accounting": {
         "marketplaces.marketplace": ("view",),
@@ -51,6 +53,9 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "settlements.journalline": ("view",),
         # returns (credit memos and refunds are money)
         "returns.returnevent": ("view",),
+        "returns.refundmatch": ("view",),
+        "returns.reimbursementcandidate": ("view",),
+        "returns.creditmemo": ("view", "change"),
     },
 }
 

@@ -1,0 +1,265 @@
+"""Streaming parsers for Amazon's returns reports.
+
+* ``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``: FBA customer returns received at a
+  fulfilment centre (return-date, order-id, sku, ..., detailed-disposition, reason, status,
+  license-plate-number, customer-comments).
+* ``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE``: MFN return requests ("Order ID",
+  "Return request date", "Merchant SKU", "Return quantity", ...).
+
+Columns are read by header name (any order, any case, extra columns ignored but kept in the
+raw row); files come plain or gzip, UTF-8 with or without BOM or Windows-1252, with the
+date and amount formats of every marketplace: all of that is ``amazonsync.reports``.
+
+A header without the required columns raises :class:`ReportFormatError` (the whole file
+is wrong). A data row that cannot be read does not stop the file: it is yielded as a
+:class:`BadReturnRow` carrying the raw values and the reason, for the exception queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from amazonsync.reports import (
+    FlatFile,
+    ReportFormatError,
+    ReportSource,
+    Row,
+    currency_places,
+    parse_amazon_date,
+    parse_amazon_datetime,
+    parse_amount,
+    parse_int,
+    typed,
+)
+
+__all__ = [
+    "FBA_REPORT_TYPE",
+    "MFN_REPORT_TYPE",
+    "REPORT_TYPES",
+    "ReportFormatError",
+    "ReturnRow",
+    "BadReturnRow",
+    "ReturnsReport",
+    "parse_returns",
+    "parse_row",
+]
+
+FBA_REPORT_TYPE = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+MFN_REPORT_TYPE = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
+REPORT_TYPES = (FBA_REPORT_TYPE, MFN_REPORT_TYPE)
+CHANNEL = {FBA_REPORT_TYPE: "FBA", MFN_REPORT_TYPE: "MFN"}
+
+# Column aliases seen in the wild (older files, other marketplaces); first present wins.
+FBA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "return_date": ("return-date", "return date"),
+    "order_id": ("order-id", "order id", "amazon-order-id"),
+    "sku": ("sku", "seller-sku", "merchant-sku"),
+    "asin": ("asin",),
+    "fnsku": ("fnsku",),
+    "product_name": ("product-name", "title"),
+    "quantity": ("quantity", "qty"),
+    "fc": ("fulfillment-center-id", "fulfillment-center"),
+    "disposition": ("detailed-disposition", "disposition"),
+    "reason": ("reason", "return-reason"),
+    "status": ("status",),
+    "lpn": ("license-plate-number", "lpn"),
+    "comment": ("customer-comments", "customer-comment"),
+}
+FBA_REQUIRED = ("return_date", "order_id", "sku", "quantity", "disposition")
+
+MFN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "order_id": ("order id", "order-id"),
+    "return_date": ("return request date", "return-request-date"),
+    "status": ("return request status", "return-request-status"),
+    "rma": ("amazon rma id", "amazon-rma-id"),
+    "seller_rma": ("seller rma id", "seller-rma-id"),
+    "currency": ("currency code", "currency-code", "currency"),
+    "asin": ("asin",),
+    "sku": ("merchant sku", "merchant-sku", "sku"),
+    "product_name": ("item name", "item-name"),
+    "quantity": ("return quantity", "return-quantity"),
+    "reason": ("return reason", "return-reason"),
+    "resolution": ("resolution",),
+    "delivered": ("return delivery date", "return-delivery-date"),
+    "order_amount": ("order amount", "order-amount"),
+    "refunded_amount": ("refunded amount", "refunded-amount"),
+    "comment": ("customer comments", "customer-comments"),
+}
+MFN_REQUIRED = ("order_id", "return_date", "sku", "quantity")
+
+
+@dataclass(slots=True)
+class ReturnRow:
+    """One return line, typed. Money is Decimal next to its currency (MFN only)."""
+
+    line: int
+    channel: str
+    order_id: str
+    seller_sku: str
+    return_date: datetime
+    quantity: int
+    disposition: str = ""
+    reason: str = ""
+    status: str = ""
+    customer_comment: str = ""
+    asin: str = ""
+    fnsku: str = ""
+    product_name: str = ""
+    fulfillment_center: str = ""
+    license_plate_number: str = ""
+    rma_id: str = ""
+    currency: str = ""
+    refunded_amount: Decimal | None = None
+    order_amount: Decimal | None = None
+    received_at: date | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reference(self) -> str:
+        """The return's own id in its natural key: LPN (FBA), return request id (MFN)."""
+        return self.license_plate_number if self.channel == "FBA" else self.rma_id
+
+
+@dataclass(slots=True)
+class BadReturnRow:
+    """A data row that could not be read: kept raw, with the reason."""
+
+    line: int
+    channel: str
+    raw: dict[str, str]
+    error: str
+    column: str | None = None
+
+
+class ReturnsReport:
+    """A returns report: ``columns`` at once, then ``rows()`` (once, streamed)."""
+
+    def __init__(self, source: ReportSource, *, report_type: str, name: str | None = None,
+                 dayfirst: bool = True) -> None:
+        if report_type not in REPORT_TYPES:
+            raise ValueError(f"not a returns report type: {report_type}")
+        self.report_type = report_type
+        self.channel = CHANNEL[report_type]
+        self.dayfirst = dayfirst
+        aliases = FBA_COLUMNS if self.channel == "FBA" else MFN_COLUMNS
+        required = FBA_REQUIRED if self.channel == "FBA" else MFN_REQUIRED
+        try:
+            self._file = FlatFile(source, report=report_type)
+        except ReportFormatError as exc:
+            raise exc.with_source(name) from None
+        self.source_name = name or self._file.source_name
+        header = self._file.header
+        self.columns: dict[str, str] = {}
+        for key, names in aliases.items():
+            found = next((n for n in names if n in header), None)
+            if found is not None:
+                self.columns[key] = found
+        missing = [aliases[k][0] for k in required if k not in self.columns]
+        if missing:
+            header.require(missing, report=report_type, source=self.source_name)
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return self._file.header.names
+
+    def rows(self) -> Iterator[ReturnRow | BadReturnRow]:
+        for row in self._file.rows():
+            yield self._typed(row)
+
+    def _typed(self, row: Row) -> ReturnRow | BadReturnRow:
+        try:
+            return self._read(row)
+        except ReportFormatError as exc:
+            return BadReturnRow(line=row.line, channel=self.channel, raw=row.as_dict(),
+                                error=exc.message, column=exc.column)
+
+    def _get(self, row: Row, key: str) -> str:
+        column = self.columns.get(key)
+        return row.get(column) if column else ""
+
+    def _typed_value(self, row: Row, key: str, parse, *, required: bool = False):
+        column = self.columns.get(key)
+        if column is None:
+            return None
+        return typed(row, column, parse, required=required, source=self.source_name)
+
+    def _read(self, row: Row) -> ReturnRow:
+        dayfirst = self.dayfirst
+        order_id = self._get(row, "order_id")
+        sku = self._get(row, "sku")
+        for key, value in (("order_id", order_id), ("sku", sku)):
+            if not value:
+                raise ReportFormatError("a value is required", line=row.line,
+                                        column=self.columns[key])
+        when = self._typed_value(
+            row, "return_date", lambda v: parse_amazon_datetime(v, dayfirst=dayfirst),
+            required=True,
+        )
+        quantity = self._typed_value(row, "quantity", parse_int, required=True)
+        if quantity < 1:
+            raise ReportFormatError(f"the quantity must be at least 1 (value {quantity})",
+                                    line=row.line, column=self.columns["quantity"])
+        common = {
+            "line": row.line,
+            "channel": self.channel,
+            "order_id": order_id,
+            "seller_sku": sku,
+            "return_date": when,
+            "quantity": quantity,
+            "reason": self._get(row, "reason"),
+            "status": self._get(row, "status"),
+            "customer_comment": self._get(row, "comment"),
+            "asin": self._get(row, "asin")[:10],
+            "product_name": self._get(row, "product_name")[:500],
+            "raw": row.as_dict(),
+        }
+        if self.channel == "FBA":
+            return ReturnRow(
+                **common,
+                disposition=self._get(row, "disposition").upper().replace(" ", "_"),
+                fnsku=self._get(row, "fnsku")[:10],
+                fulfillment_center=self._get(row, "fc")[:16],
+                license_plate_number=self._get(row, "lpn"),
+            )
+        currency = self._get(row, "currency").upper()
+        places = currency_places(currency) if currency else None
+
+        def money(v: str) -> Decimal:
+            return parse_amount(v, places=places)
+
+        refunded = self._typed_value(row, "refunded_amount", money)
+        ordered = self._typed_value(row, "order_amount", money)
+        if (refunded is not None or ordered is not None) and not currency:
+            raise ReportFormatError("an amount without a currency code", line=row.line,
+                                    column=self.columns.get("currency", "currency code"))
+        return ReturnRow(
+            **common,
+            rma_id=self._get(row, "rma") or self._get(row, "seller_rma"),
+            currency=currency,
+            refunded_amount=refunded,
+            order_amount=ordered,
+            received_at=self._typed_value(
+                row, "delivered", lambda v: parse_amazon_date(v, dayfirst=dayfirst)
+            ),
+        )
+
+
+def parse_returns(source: ReportSource, *, report_type: str, name: str | None = None,
+                  dayfirst: bool = True) -> ReturnsReport:
+    """Open a returns report; raises ReportFormatError when the header is not one."""
+    return ReturnsReport(source, report_type=report_type, name=name, dayfirst=dayfirst)
+
+
+def parse_row(raw: dict[str, str], *, report_type: str,
+              dayfirst: bool = True) -> ReturnRow | BadReturnRow:
+    """Parse one raw row again (an exception's payload), as if it were a one-line file."""
+    names = list(raw)
+    text = "\t".join(names) + "\n" + "\t".join(str(raw[n]) for n in names) + "\n"
+    report = parse_returns(text.encode("utf-8"), report_type=report_type, dayfirst=dayfirst)
+    rows = list(report.rows())
+    if not rows:
+        return BadReturnRow(line=2, channel=CHANNEL[report_type], raw=raw, error="empty row")
+    return rows[0]
