@@ -357,19 +357,25 @@ class FlatFile:
         raise ReportFormatError("the file is empty", source=self.source_name)
 
     def rows(self) -> Iterator[Row]:
-        if self._consumed:
-            raise RuntimeError("FlatFile.rows() can only be iterated once")
-        self._consumed = True
         header = self.header
-        width = len(header.names)
+        for lineno, values in self.raw_rows():
+            yield Row(lineno, values, header)
+
+    def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The fast path: ``(line_number, values)`` with values padded to the header
+        width, stripped, blank lines skipped. ``values`` may be modified by the caller."""
+        if self._consumed:
+            raise RuntimeError("FlatFile rows can only be iterated once")
+        self._consumed = True
+        width = len(self.header.names)
         delimiter = self.delimiter
         pad = [""] * width
         for lineno, text in self._lines:
+            if not text.strip(" \t"):
+                continue  # blank line (or only separators)
             values = text.split(delimiter)
             n = len(values)
             if n < width:
-                if n == 1 and not values[0].strip():
-                    continue  # blank line
                 values.extend(pad[: width - n])
             elif n > width:
                 surplus = values[width:]
@@ -380,10 +386,11 @@ class FlatFile:
                         source=self.source_name,
                     )
                 del values[width:]
-            values = [v.strip() for v in values]
-            if not any(values):
-                continue
-            yield Row(lineno, values, header)
+            if (" \t" in text or "\t " in text or text[0] in " \"" or text[-1] in " \""
+                    or "\t\"" in text or "\xa0" in text):
+                values = [v.strip().strip('"') if v[:1] == '"' == v[-1:] and len(v) > 1
+                          else v.strip() for v in values]
+            yield lineno, values
 
 
 def read_flat_file(source: ReportSource, **kwargs) -> FlatFile:
@@ -711,6 +718,11 @@ def parse_amazon_datetime(text: str, *, dayfirst: bool = True) -> datetime:
     ``15-Jan-2024``. Without a zone the value is taken as UTC; a date alone is midnight UTC.
     ``dayfirst`` decides ``01/02/2024`` (ambiguous slashes only). Raises ``ValueError``.
     """
+    return _parse_datetime_cached(text, dayfirst)
+
+
+@lru_cache(maxsize=8192)
+def _parse_datetime_cached(text: str, dayfirst: bool) -> datetime:
     naive, tz, _ = _parse_datetime_parts(text.strip(), dayfirst)
     if tz is None or tz is UTC:
         return naive.replace(tzinfo=UTC)
@@ -719,6 +731,11 @@ def parse_amazon_datetime(text: str, *, dayfirst: bool = True) -> datetime:
 
 def parse_amazon_date(text: str, *, dayfirst: bool = True) -> date:
     """The calendar date as written (no time-zone shift): ``15.01.2024`` -> 2024-01-15."""
+    return _parse_date_cached(text, dayfirst)
+
+
+@lru_cache(maxsize=8192)
+def _parse_date_cached(text: str, dayfirst: bool) -> date:
     naive, _, _ = _parse_datetime_parts(text.strip(), dayfirst)
     return naive.date()
 

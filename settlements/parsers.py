@@ -10,10 +10,12 @@ deposit date, total, currency); every other row is a line.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from amazonsync.reports import (
     FlatFile,
@@ -150,8 +152,9 @@ class SettlementReport:
         self.extra_columns: tuple[str, ...] = header.extras(COLUMNS)
         self.line_count = 0
         self.sum_of_lines = Decimal("0")
-        self._rows = self._file.rows()
+        self._raw = self._file.raw_rows()
         self._buffer: list[Row] = []
+        self._digest = hashlib.sha256()
         self._reopen_skip: int | None = None
         self.summary = self._find_summary()
 
@@ -170,7 +173,9 @@ class SettlementReport:
 
     def _find_summary(self) -> SettlementSummary:
         seen_rows = False
-        for row in self._rows:
+        header = self._file.header
+        for lineno, values in self._raw:
+            row = Row(lineno, values, header)
             seen_rows = True
             if row["total-amount"]:
                 return self._summary_from(row)
@@ -178,13 +183,14 @@ class SettlementReport:
                 self._buffer.append(row)
                 continue
             # Too many lines before the summary: find it, then read the file again.
-            for later in self._rows:
-                if later["total-amount"]:
-                    summary = self._summary_from(later)
+            i_total = header.index["total-amount"]
+            for lineno, values in self._raw:
+                if values[i_total]:
+                    summary = self._summary_from(Row(lineno, values, header))
                     self._buffer = []
-                    self._reopen_skip = later.line
+                    self._reopen_skip = lineno
                     self._file = self._open()
-                    self._rows = self._file.rows()
+                    self._raw = self._file.raw_rows()
                     return summary
             break
         if not seen_rows:
@@ -231,15 +237,35 @@ class SettlementReport:
 
     def lines(self) -> Iterator[SettlementLineData]:
         summary = self.summary
+        header = self._file.header
+        make = self._line_maker()
         for row in self._buffer:
-            yield self._line(row)
+            yield make(row.line, list(row.values))
         self._buffer = []
-        for row in self._rows:
-            if row.line == summary.line or row.line == self._reopen_skip:
+        i_total = header.index["total-amount"]
+        skip = {summary.line, self._reopen_skip}
+        for lineno, values in self._raw:
+            if values[i_total] and (
+                lineno in skip or self._is_repeated_summary(Row(lineno, values, header))
+            ):
                 continue
-            if row["total-amount"] and self._is_repeated_summary(row):
-                continue
-            yield self._line(row)
+            yield make(lineno, values)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the summary and every line in canonical column order (independent of
+        compression, encoding, line endings and column order). Complete once ``lines()``
+        is exhausted."""
+        s = self.summary
+        head = hashlib.sha256(
+            "\x1f".join(
+                (s.settlement_id, s.start_date.isoformat(), s.end_date.isoformat(),
+                 s.deposit_date.isoformat() if s.deposit_date else "", str(s.total_amount),
+                 s.currency)
+            ).encode()
+        )
+        head.update(self._digest.digest())
+        return head.hexdigest()
 
     def _is_repeated_summary(self, row: Row) -> bool:
         """A later row carrying total-amount: a repeated summary is skipped, a contradicting
@@ -266,78 +292,98 @@ class SettlementReport:
             )
         return not (row["transaction-type"] or row["amount"])
 
-    def _line(self, row: Row) -> SettlementLineData:
+    def _line_maker(self):
+        """A closure turning (line number, values) into a SettlementLineData, with the
+        column positions resolved once (the hot loop of a 1,000,000-line import)."""
         summary = self.summary
-        name = self.name or self.source_name
-        sid = row["settlement-id"]
-        if sid != summary.settlement_id:
-            if not sid:
-                raise self._error("settlement-id is empty", line=row.line,
-                                  column="settlement-id")
-            raise self._error(
-                f"two settlement ids in one file: {summary.settlement_id!r} (line "
-                f"{summary.line}) and {sid!r}; split the file per settlement",
-                line=row.line,
-                column="settlement-id",
+        index = self._file.header.index
+        source = self.name or self.source_name
+
+        def at(column: str) -> int:
+            return index.get(column, -1)  # -1: the '' appended to every row
+
+        (i_sid, i_currency, i_ttype, i_order, i_morder, i_adj, i_ship, i_mkt, i_atype, i_desc,
+         i_amount, i_ful, i_posted, i_pdt, i_oic, i_moi, i_mai, i_sku, i_qty, i_promo) = (
+            at(c) for c in (
+                "settlement-id", "currency", "transaction-type", "order-id",
+                "merchant-order-id", "adjustment-id", "shipment-id", "marketplace-name",
+                "amount-type", "amount-description", "amount", "fulfillment-id",
+                "posted-date", "posted-date-time", "order-item-code", "merchant-order-item-id",
+                "merchant-adjustment-item-id", "sku", "quantity-purchased", "promotion-id",
             )
-        currency = row["currency"]
-        if currency and currency.upper() != summary.currency:
-            raise self._error(
-                f"two currencies in one settlement: {summary.currency} on line {summary.line} "
-                f"and {currency.upper()}",
-                line=row.line,
-                column="currency",
-            )
-        places = currency_places(summary.currency)
-        raw_amount = row["amount"]
-        if raw_amount:
-            try:
-                amount = parse_amount(raw_amount, places=places)
-            except ValueError as exc:
-                raise self._error(f"{exc} (value {raw_amount!r})", line=row.line,
-                                  column="amount") from None
-        else:
-            amount = Decimal("0")
-        posted = row["posted-date"]
-        try:
-            posted_date = parse_amazon_date(posted) if posted else None
-        except ValueError as exc:
-            raise self._error(f"{exc}", line=row.line, column="posted-date") from None
-        posted_dt = row.get("posted-date-time")
-        try:
-            posted_date_time = parse_amazon_datetime(posted_dt) if posted_dt else None
-        except ValueError as exc:
-            raise self._error(f"{exc}", line=row.line, column="posted-date-time") from None
-        if posted_date is None and posted_date_time is not None:
-            posted_date = posted_date_time.date()
-        quantity = typed(row, "quantity-purchased", parse_int, source=name)
-        get = row.get
-        extra = {c: row[c] for c in self.extra_columns if row[c]} if self.extra_columns else {}
-        self.line_count += 1
-        self.sum_of_lines += amount
-        return SettlementLineData(
-            line=row.line,
-            settlement_id=sid,
-            transaction_type=row["transaction-type"],
-            order_id=row["order-id"],
-            merchant_order_id=get("merchant-order-id"),
-            adjustment_id=get("adjustment-id"),
-            shipment_id=get("shipment-id"),
-            marketplace_name=get("marketplace-name"),
-            amount_type=row["amount-type"],
-            amount_description=row["amount-description"],
-            amount=amount,
-            fulfillment_id=get("fulfillment-id"),
-            posted_date=posted_date,
-            posted_date_time=posted_date_time,
-            order_item_code=get("order-item-code"),
-            merchant_order_item_id=get("merchant-order-item-id"),
-            merchant_adjustment_item_id=get("merchant-adjustment-item-id"),
-            sku=get("sku"),
-            quantity_purchased=quantity,  # type: ignore[arg-type]
-            promotion_id=get("promotion-id"),
-            extra=extra,
         )
+        canonical = [at(c) for c in COLUMNS] + [index[c] for c in sorted(self.extra_columns)]
+        extras = [(c, index[c]) for c in self.extra_columns]
+        expected_sid = summary.settlement_id
+        currency = summary.currency
+        places = currency_places(currency)
+        amount_of = lru_cache(maxsize=65536)(lambda text: parse_amount(text, places=places))
+        update = self._digest.update
+        zero = Decimal("0")
+        error = self._error
+
+        def make(lineno: int, values: list[str]) -> SettlementLineData:
+            values.append("")
+            sid = values[i_sid]
+            if sid != expected_sid:
+                if not sid:
+                    raise error("settlement-id is empty", line=lineno, column="settlement-id")
+                raise error(
+                    f"two settlement ids in one file: {expected_sid!r} (line {summary.line}) "
+                    f"and {sid!r}; split the file per settlement",
+                    line=lineno, column="settlement-id",
+                )
+            row_currency = values[i_currency]
+            if row_currency and row_currency.upper() != currency:
+                raise error(
+                    f"two currencies in one settlement: {currency} on line {summary.line} "
+                    f"and {row_currency.upper()}",
+                    line=lineno, column="currency",
+                )
+            raw = values[i_amount]
+            if raw:
+                try:
+                    amount = amount_of(raw)
+                except ValueError as exc:
+                    raise error(f"{exc} (value {raw!r})", line=lineno, column="amount") from None
+            else:
+                amount = zero
+            raw = values[i_posted]
+            try:
+                posted_date = parse_amazon_date(raw) if raw else None
+            except ValueError as exc:
+                raise error(str(exc), line=lineno, column="posted-date") from None
+            raw = values[i_pdt]
+            try:
+                posted_date_time = parse_amazon_datetime(raw) if raw else None
+            except ValueError as exc:
+                raise error(str(exc), line=lineno, column="posted-date-time") from None
+            if posted_date is None and posted_date_time is not None:
+                posted_date = posted_date_time.date()
+            raw = values[i_qty]
+            if not raw:
+                quantity = None
+            elif raw.isdigit():
+                quantity = int(raw)
+            else:
+                try:
+                    quantity = parse_int(raw)
+                except ValueError as exc:
+                    raise error(f"{exc} (value {raw!r})", line=lineno,
+                                column="quantity-purchased") from None
+            extra = {c: values[i] for c, i in extras if values[i]} if extras else {}
+            update("\x1f".join([values[i] for i in canonical]).encode() + b"\x1e")
+            self.line_count += 1
+            self.sum_of_lines += amount
+            return SettlementLineData(
+                lineno, sid, values[i_ttype], values[i_order], values[i_morder],
+                values[i_adj], values[i_ship], values[i_mkt], values[i_atype], values[i_desc],
+                amount, values[i_ful], posted_date, posted_date_time, values[i_oic],
+                values[i_moi], values[i_mai], values[i_sku], quantity, values[i_promo], extra,
+            )
+
+        del source
+        return make
 
 
 def _currency(row: Row, name: str | None) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -81,44 +80,21 @@ class ImportResult:
     message: str = ""
 
 
-def _line_key(line: SettlementLineData) -> bytes:
-    return "\x1f".join(
-        (
-            line.transaction_type, line.order_id, line.merchant_order_id, line.adjustment_id,
-            line.shipment_id, line.marketplace_name, line.amount_type, line.amount_description,
-            str(line.amount), line.fulfillment_id, str(line.posted_date),
-            str(line.posted_date_time), line.order_item_code, line.merchant_order_item_id,
-            line.merchant_adjustment_item_id, line.sku, str(line.quantity_purchased),
-            line.promotion_id, json.dumps(line.extra, sort_keys=True) if line.extra else "",
-        )
-    ).encode("utf-8", "surrogatepass") + b"\x1e"
-
-
-def _summary_key(report: SettlementReport) -> bytes:
-    s = report.summary
-    return "\x1f".join(
-        (s.settlement_id, s.start_date.isoformat(), s.end_date.isoformat(),
-         s.deposit_date.isoformat() if s.deposit_date else "", str(s.total_amount), s.currency)
-    ).encode() + b"\x1d"
-
-
 class _Tally:
-    """Fingerprint, count and marketplace names seen while lines stream past."""
+    """Count, progress and marketplace names seen while lines stream past."""
 
     def __init__(self, report: SettlementReport, progress: Callable[[int], None] | None):
-        self.hash = hashlib.sha256(_summary_key(report))
+        self.report = report
         self.marketplaces: dict[str, int] = defaultdict(int)
         self.progress = progress
         self.count = 0
 
     def watch(self, lines: Iterable[SettlementLineData]) -> Iterator[SettlementLineData]:
-        update = self.hash.update
         names = self.marketplaces
         progress = self.progress
         count = 0
         last_name = None
         for line in lines:
-            update(_line_key(line))
             if line.marketplace_name != last_name:
                 last_name = line.marketplace_name
             names[last_name] += 1
@@ -132,7 +108,7 @@ class _Tally:
 
     @property
     def fingerprint(self) -> str:
-        return self.hash.hexdigest()
+        return self.report.fingerprint
 
 
 def settlement_import(
