@@ -75,6 +75,10 @@ class Listing(models.Model):
     fnsku = models.CharField("FNSKU", max_length=10, blank=True)
     channel = models.CharField(max_length=3, choices=Channel.choices, default=Channel.MFN)
     condition = models.CharField(max_length=32, default="new_new")
+    product_type = models.CharField(
+        max_length=64, default="PRODUCT",
+        help_text="Amazon product type sent with feed messages (PRODUCT works for offers).",
+    )
     parent_asin = models.CharField("parent ASIN", max_length=10, blank=True)
     item = models.ForeignKey(
         Item, null=True, blank=True, on_delete=models.PROTECT, related_name="listings",
@@ -107,6 +111,13 @@ class Listing(models.Model):
             models.CheckConstraint(
                 condition=Q(price__isnull=True) | (Q(price__gte=0) & ~Q(currency="")),
                 name="listing_price_with_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_quantity__isnull=True) | Q(max_quantity__gte=0),
+                name="listing_max_quantity_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["FBA", "MFN"]), name="listing_channel_known"
             ),
         ]
         indexes = [
@@ -200,3 +211,39 @@ class InboundShipmentItem(models.Model):
     @property
     def discrepancy(self) -> int:
         return self.quantity_received - self.quantity_shipped
+
+
+class PushFeed(models.Model):
+    """One JSON_LISTINGS_FEED we sent: what it carried and what Amazon made of it."""
+
+    class Kind(models.TextChoices):
+        QUANTITY = "quantity", "Inventory quantities"
+        PRICE = "price", "Prices"
+
+    account = models.ForeignKey(
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    run = models.ForeignKey(
+        "amazonsync.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    feed_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    messages = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(accepted__lte=models.F("messages")),
+                                   name="pushfeed_accepted_within_messages"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} feed {self.feed_id or '(not sent)'}"

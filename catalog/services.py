@@ -69,8 +69,8 @@ def listing_discover(
 def listing_map(*, listing: Listing, item: Item | None) -> Listing:
     """Map (or unmap) a listing; mapping resolves its exception and retries the waiting."""
     with transaction.atomic():
-        Listing.objects.filter(pk=listing.pk).update(item=item)
         listing.item = item
+        listing.save(update_fields=["item", "updated_at"])  # through save: history row
     if item is not None:
         mapping_applied(listing=listing)
     return listing
@@ -95,3 +95,60 @@ def mapping_applied(*, listing: Listing) -> int:
     if waiting:
         exceptions_retry(exception_ids=waiting)
     return len(waiting)
+
+
+def listings_mapping_applied(*, listing_ids: list[int]) -> int:
+    """``mapping_applied`` for many listings (after a CSV import), in few queries.
+
+    Only listings that have an open unmapped exception or exceptions waiting on them need
+    the work, so those are found first, in chunks; returns how many waiting were retried.
+    """
+    retried = 0
+    for start in range(0, len(listing_ids), 500):
+        listings = {
+            listing_key(account=x.account, marketplace=x.marketplace, seller_sku=x.seller_sku): x
+            for x in Listing.objects.filter(pk__in=listing_ids[start:start + 500],
+                                            item__isnull=False)
+            .select_related("account", "marketplace")
+        }
+        if not listings:
+            continue
+        open_states = [SyncException.Status.OPEN, SyncException.Status.RETRYING]
+        keys = set(SyncException.objects.filter(
+            flow=DISCOVERY_FLOW, object_kind="listing", reason_code=UNMAPPED_SKU,
+            object_key__in=list(listings), status__in=open_states,
+        ).values_list("object_key", flat=True))
+        keys |= set(SyncException.objects.filter(
+            reason_code=WAITING_ON_MAPPING, payload__listing_key__in=list(listings),
+            status__in=open_states,
+        ).values_list("payload__listing_key", flat=True))
+        for key in sorted(keys):
+            retried += mapping_applied(listing=listings[key])
+    return retried
+
+
+def listings_map(*, listing_ids: list[int], item: Item) -> int:
+    """Map several listings to one item (admin action); history recorded per listing."""
+    newly: list[int] = []
+    with transaction.atomic():
+        for listing in Listing.objects.select_for_update().filter(pk__in=listing_ids):
+            if listing.item_id != item.pk:
+                if listing.item_id is None:
+                    newly.append(listing.pk)
+                listing.item = item
+                listing.save(update_fields=["item", "updated_at"])
+    if newly:
+        listings_mapping_applied(listing_ids=newly)
+    return len(listing_ids)
+
+
+def listings_set_push(*, listing_ids: list[int], enabled: bool) -> int:
+    """Switch inventory/price push on or off for listings; history recorded per listing."""
+    count = 0
+    with transaction.atomic():
+        for listing in Listing.objects.select_for_update().filter(pk__in=listing_ids):
+            if listing.push_enabled != enabled:
+                listing.push_enabled = enabled
+                listing.save(update_fields=["push_enabled", "updated_at"])
+                count += 1
+    return count
