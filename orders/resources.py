@@ -1,0 +1,59 @@
+"""CSV/XLSX import and export of carrier mappings (django-import-export).
+
+Rows are keyed on (carrier, ship method); the Amazon carrier code is checked against the
+codes Amazon accepts (any capitalisation, stored in Amazon's spelling) and "Other" needs a
+carrier name. A wrong row is reported with its reason and nothing is written.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from import_export import fields, resources, widgets
+
+from .carriers import AMAZON_CARRIER_CODES, canonical_carrier_code
+from .models import CarrierMapping
+
+TRUE_WORDS = {"yes", "y", "true", "1", "on"}
+FALSE_WORDS = {"no", "n", "false", "0", "off"}
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+class CarrierMappingResource(resources.ModelResource):
+    active = fields.Field(attribute="active", column_name="active",
+                          widget=widgets.BooleanWidget())
+
+    class Meta:
+        model = CarrierMapping
+        fields = ("carrier", "ship_method", "amazon_carrier_code", "amazon_carrier_name",
+                  "shipping_method", "active")
+        export_order = fields
+        import_id_fields = ("carrier", "ship_method")
+        skip_unchanged = True
+        report_skipped = True
+        use_transactions = True
+
+    def before_import_row(self, row, **kwargs):
+        for column in ("carrier", "ship_method", "amazon_carrier_code", "amazon_carrier_name",
+                       "shipping_method"):
+            row[column] = _text(row.get(column))
+        if not row["carrier"]:
+            raise ValidationError("carrier: a value is required")
+        code = canonical_carrier_code(row["amazon_carrier_code"])
+        if code is None:
+            raise ValidationError(
+                f"amazon_carrier_code: {row['amazon_carrier_code']!r} is not a carrier code "
+                f"Amazon accepts (for example: {', '.join(AMAZON_CARRIER_CODES[:8])}, ... or "
+                "Other with a carrier name)")
+        row["amazon_carrier_code"] = code
+        if code == "Other" and not row["amazon_carrier_name"]:
+            raise ValidationError('amazon_carrier_name: required when the code is "Other"')
+        active = _text(row.get("active")).lower()
+        if active in ("", *TRUE_WORDS):
+            row["active"] = "1"
+        elif active in FALSE_WORDS:
+            row["active"] = "0"
+        else:
+            raise ValidationError(f"active: {row.get('active')!r} is not yes or no")
