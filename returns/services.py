@@ -774,7 +774,7 @@ def _act_on(*, match: RefundMatch, events: list[ReturnEvent], counts: MatchCount
             object_kind="refund_match", object_key=key, reason_code=MFN_FOLLOW_UP,
             owner_team=Team.OPS, run=run,
             message=f"Order {match.order_id} ({match.seller_sku}) was refunded "
-            f"{match.currency} {match.refunded_amount} on {match.refunded_at:%Y-%m-%d} and "
+            f"{match.currency} {_money(match.refunded_amount, match.currency)} on {match.refunded_at:%Y-%m-%d} and "
             "nothing came back in 45 days: follow up with the buyer (or file a SAFE-T claim).",
             payload={"match_id": match.pk, "order_id": match.order_id,
                      "seller_sku": match.seller_sku},
@@ -970,15 +970,18 @@ def _credit_memos_sync(*, account: SellerAccount, memo_lines: dict, run) -> int:
         if not dirty:
             continue
         if memo.exported_at is not None and set(dirty) & {*figures}:
+            cur = memo.currency
+            old_total = f"{quantize_money(memo.total, cur):f}"
+            new_total = f"{quantize_money(figures['total'], cur):f}"
             exception_record(
                 flow=FLOW, account=account, marketplace=memo.marketplace,
                 object_kind="credit_memo", object_key=memo.number, reason_code=MEMO_CHANGED,
                 owner_team=Team.FINANCE, run=run,
                 message=f"Credit memo {memo.number} was exported on "
-                f"{memo.exported_at:%Y-%m-%d} with total {memo.currency} {memo.total}; the "
-                f"refunds now add up to {figures['total']}. Book the difference by hand.",
-                payload={"memo": memo.number, "exported_total": str(memo.total),
-                         "new_total": str(figures["total"])},
+                f"{memo.exported_at:%Y-%m-%d} with total {cur} {old_total}; the refunds now "
+                f"add up to {new_total}. Book the difference by hand.",
+                payload={"memo": memo.number, "exported_total": old_total,
+                         "new_total": new_total},
             )
             dirty = [k for k in dirty if k not in figures]
             if not dirty:
