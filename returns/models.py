@@ -137,6 +137,11 @@ class ReturnEvent(models.Model):
     channel = models.CharField(max_length=3, choices=Channel.choices)
     order_id = models.CharField("order id", max_length=32)
     seller_sku = models.CharField("SKU", max_length=64)
+    linked_order = models.ForeignKey("orders.Order", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="returns",
+                                     verbose_name="order", help_text="linked when we have it")
+    order_line = models.ForeignKey("orders.OrderLine", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="returns")
     reference = models.CharField(max_length=64, blank=True, help_text="LPN or RMA id")
     return_date = models.DateTimeField(db_index=True)
     disposition = models.CharField(max_length=64, blank=True,
@@ -330,6 +335,8 @@ class CreditMemo(models.Model):
     refund_date = models.DateField()
     match = models.ForeignKey(RefundMatch, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="credit_memos")
+    order_line = models.ForeignKey("orders.OrderLine", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="credit_memos")
     created_at = models.DateTimeField(auto_now_add=True)
     exported_at = models.DateTimeField(null=True, blank=True)
     exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

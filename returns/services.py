@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps as django_apps
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -217,43 +216,54 @@ class _MarketplaceResolver:
         return None
 
 
-def _orders_installed() -> bool:
-    return django_apps.is_installed("orders") and _has_model("orders", "Order")
-
-
-def _has_model(app_label: str, model_name: str) -> bool:
-    try:
-        django_apps.get_model(app_label, model_name)
-    except LookupError:
-        return False
-    return True
-
-
 def _order_marketplace(account: SellerAccount, order_id: str) -> str | None:
-    if not _orders_installed() or not _has_order_fk():
-        return None
-    Order = django_apps.get_model("orders", "Order")
+    from orders.models import Order
+
     return (Order.objects.filter(account=account, amazon_order_id=order_id)
             .values_list("marketplace_id", flat=True).first())
 
 
-def _has_order_fk() -> bool:
-    """The order links exist once the orders app has its tables (migration 0004)."""
-    return any(f.name == "order" for f in ReturnEvent._meta.get_fields())
-
-
 def _order_link(event: ReturnEvent) -> dict:
-    """The order and order line of a return, when the orders app has them."""
-    if not _has_order_fk():
-        return {}
-    Order = django_apps.get_model("orders", "Order")
-    OrderLine = django_apps.get_model("orders", "OrderLine")
+    """The order and order line of a return, by (account, Amazon order id) and SKU."""
+    from orders.models import Order, OrderLine
+
     order = Order.objects.filter(account_id=event.account_id,
                                  amazon_order_id=event.order_id).first()
     if order is None:
         return {}
     line = OrderLine.objects.filter(order=order, seller_sku=event.seller_sku).first()
-    return {"order": order, "order_line": line}
+    return {"linked_order": order, "order_line": line}
+
+
+def returns_link_orders(*, returns) -> int:
+    """Link returns stored before their order arrived (orders by (account, order id))."""
+    from orders.models import Order, OrderLine
+
+    pending = list(returns.only("pk", "account_id", "order_id", "seller_sku"))
+    if not pending:
+        return 0
+    orders = {
+        (o.account_id, o.amazon_order_id): o.pk for o in Order.objects.filter(
+            account_id__in={e.account_id for e in pending},
+            amazon_order_id__in={e.order_id for e in pending},
+        ).only("pk", "account_id", "amazon_order_id")
+    }
+    if not orders:
+        return 0
+    lines = {
+        (line.order_id, line.seller_sku): line.pk
+        for line in OrderLine.objects.filter(order_id__in=orders.values())
+        .only("pk", "order_id", "seller_sku")
+    }
+    linked = 0
+    for event in pending:
+        order_pk = orders.get((event.account_id, event.order_id))
+        if order_pk is None:
+            continue
+        ReturnEvent.objects.filter(pk=event.pk).update(
+            linked_order_id=order_pk, order_line_id=lines.get((order_pk, event.seller_sku)))
+        linked += 1
+    return linked
 
 
 # The fields a re-imported row may change on the same return (its natural key stays).
@@ -641,6 +651,7 @@ def refunds_match(
     returns_qs = ReturnEvent.objects.filter(account=account)
     if marketplace is not None:
         returns_qs = returns_qs.filter(marketplace=marketplace)
+    returns_link_orders(returns=returns_qs.filter(linked_order__isnull=True))
     returned: dict[tuple[str, str], list[ReturnEvent]] = defaultdict(list)
     for event in returns_qs.order_by("return_date", "pk"):
         returned[(event.order_id, event.seller_sku)].append(event)
@@ -774,8 +785,9 @@ def _act_on(*, match: RefundMatch, events: list[ReturnEvent], counts: MatchCount
             object_kind="refund_match", object_key=key, reason_code=MFN_FOLLOW_UP,
             owner_team=Team.OPS, run=run,
             message=f"Order {match.order_id} ({match.seller_sku}) was refunded "
-            f"{match.currency} {_money(match.refunded_amount, match.currency)} on {match.refunded_at:%Y-%m-%d} and "
-            "nothing came back in 45 days: follow up with the buyer (or file a SAFE-T claim).",
+            f"{match.currency} {_money(match.refunded_amount, match.currency)} on "
+            f"{match.refunded_at:%Y-%m-%d} and nothing came back in 45 days: follow up "
+            "with the buyer (or file a SAFE-T claim).",
             payload={"match_id": match.pk, "order_id": match.order_id,
                      "seller_sku": match.seller_sku},
         )
@@ -948,6 +960,7 @@ def _credit_memos_sync(*, account: SellerAccount, memo_lines: dict, run) -> int:
         account=account, order_id__in={k[0] for k in memo_lines})}
     matches = {(m.order_id, m.seller_sku): m.pk for m in RefundMatch.objects.filter(
         account=account, order_id__in={k[0] for k in memo_lines})}
+    order_lines = _order_lines(account, {k[0] for k in memo_lines})
     written = 0
     for (order_id, line_key), lines in sorted(memo_lines.items()):
         if not any(line.amount_type.lower() in ("itemprice", "promotion") for line in lines):
@@ -959,7 +972,9 @@ def _credit_memos_sync(*, account: SellerAccount, memo_lines: dict, run) -> int:
         refund_date = min(times).date() if times else first.settlement.end_date.date()
         values = {**figures, "seller_sku": sku, "currency": first.settlement.currency,
                   "marketplace_id": first.settlement.marketplace_id,
-                  "refund_date": refund_date, "match_id": matches.get((order_id, sku))}
+                  "refund_date": refund_date, "match_id": matches.get((order_id, sku)),
+                  "order_line_id": order_lines.get((order_id, line_key))
+                  or order_lines.get((order_id, sku))}
         memo = existing.get((order_id, line_key))
         if memo is None:
             CreditMemo.objects.create(account=account, order_id=order_id, line_key=line_key,
@@ -991,6 +1006,21 @@ def _credit_memos_sync(*, account: SellerAccount, memo_lines: dict, run) -> int:
         memo.save(update_fields=dirty)
         written += 1
     return written
+
+
+def _order_lines(account: SellerAccount, order_ids: set[str]) -> dict[tuple[str, str], int]:
+    """(order id, order item id) and (order id, SKU) -> order line, for the memos."""
+    from orders.models import OrderLine
+
+    out: dict[tuple[str, str], int] = {}
+    for line in OrderLine.objects.filter(order__account=account,
+                                         order__amazon_order_id__in=order_ids).values(
+            "pk", "order__amazon_order_id", "order_item_id", "seller_sku"):
+        order_id = line["order__amazon_order_id"]
+        if line["order_item_id"]:
+            out[(order_id, line["order_item_id"])] = line["pk"]
+        out.setdefault((order_id, line["seller_sku"]), line["pk"])
+    return out
 
 
 CREDIT_MEMO_COLUMNS = ("memo_number", "seller_account", "marketplace", "order_id",
