@@ -337,7 +337,6 @@ def _lines_apply(*, account, plans: list[_Plan], flow, run, counts: UpsertCounts
         order = plan.order
         lines = list(old_by_order.get(order.pk, ()))
         old_shipped = {id(line): line.quantity_shipped for line in lines}
-        touched: set[int] = set()
         for incoming in plan.data.lines or ():
             line = _match_line(lines, incoming)
             values = dict(incoming.values)
@@ -353,18 +352,17 @@ def _lines_apply(*, account, plans: list[_Plan], flow, run, counts: UpsertCounts
                 continue
             changed = {k for k, v in values.items()
                        if k in _LINE_FIELDS and getattr(line, k) != v}
+            for name in changed:
+                setattr(line, name, values[name])
             if incoming.order_item_id and line.order_item_id != incoming.order_item_id:
                 line.order_item_id = incoming.order_item_id
                 changed.add("order_item_id")
-            for name in changed:
-                setattr(line, name, values[name])
             if changed:
                 if line.raw != incoming.raw:
                     line.raw = incoming.raw
                     changed.add("raw")
                 update_fields |= changed
                 to_update[line.pk] = line
-                touched.add(id(line))
                 plan.lines_changed = True
 
         for line in lines:
