@@ -81,3 +81,36 @@ def page_text(response) -> str:
 
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ",
                                                      response.content.decode())))
+
+
+@pytest.fixture
+def sandbox(db, monkeypatch):
+    """A live local SP-API sandbox and a seller account pointed at it."""
+    import datetime
+
+    from django.utils import timezone
+
+    from amazonsync.sandbox import world as sandbox_world
+    from amazonsync.sandbox.server import start_sandbox
+    from amazonsync.spapi.client import SpApiClient
+    from marketplaces.services import account_upsert
+
+    # feeds are processed after a few polls: poll fast instead of waiting 5 s, 10 s...
+    monkeypatch.setattr(SpApiClient, "poll_initial", 0.01)
+    monkeypatch.setattr(SpApiClient, "poll_max", 0.02)
+    url, stop, box = start_sandbox(seed=1, orders=300)
+    account = account_upsert(
+        selling_partner_id=sandbox_world.DEFAULT_SELLER, name="Sandbox Seller", region="NA",
+        lwa_client_id=sandbox_world.LWA_CLIENT_ID,
+        client_secret=sandbox_world.LWA_CLIENT_SECRET,
+        refresh_token=sandbox_world.REFRESH_TOKEN,
+        rotated_on=timezone.localdate() - datetime.timedelta(days=5),
+        api_base_url=url, token_url=f"{url}/auth/o2/token",
+        marketplace_codes=["US", "GB", "DE"],
+    )
+    box.account = account
+    box.url = url
+    try:
+        yield box
+    finally:
+        stop()
