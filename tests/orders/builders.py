@@ -83,3 +83,43 @@ def stock(item):
 
     s = MerchantStock.objects.get(item=item)
     return s.on_hand, s.reserved
+
+
+REPORT_COLUMNS = (
+    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date",
+    "order-status", "fulfillment-channel", "sales-channel", "order-channel",
+    "ship-service-level", "product-name", "sku", "asin", "item-status", "quantity", "currency",
+    "item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
+    "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
+    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order",
+    "purchase-order-number", "price-designation",
+)
+
+
+def report_row(order_id: str, sku: str, *, status: str = "Pending", channel: str = "Merchant",
+               updated: datetime.datetime = T0, qty: int = 1, price: str = "19.99",
+               tax: str = "1.99", currency: str = "USD", sales_channel: str = "Amazon.com",
+               item_status: str = "Unshipped", promo: str = "0.00") -> dict:
+    purchased = updated - datetime.timedelta(hours=2)
+    priced = bool(currency)
+    return {
+        "amazon-order-id": order_id, "purchase-date": purchased.isoformat(),
+        "last-updated-date": updated.isoformat(), "order-status": status,
+        "fulfillment-channel": channel, "sales-channel": sales_channel,
+        "ship-service-level": "Standard", "product-name": f"Product {sku}", "sku": sku,
+        "asin": "B0TEST0001", "item-status": item_status, "quantity": str(qty),
+        "currency": currency, "item-price": price if priced else "",
+        "item-tax": tax if priced else "", "shipping-price": "0.00" if priced else "",
+        "shipping-tax": "0.00" if priced else "",
+        "item-promotion-discount": f"-{promo}" if priced and promo != "0.00" else
+        ("0.00" if priced else ""),
+        "ship-city": "Seattle" if priced else "", "ship-state": "WA" if priced else "",
+        "ship-postal-code": "98109" if priced else "", "ship-country": "US",
+        "is-business-order": "false",
+    }
+
+
+def report_text(rows: list[dict]) -> str:
+    lines = ["\t".join(REPORT_COLUMNS)]
+    lines += ["\t".join(str(r.get(c, "")) for c in REPORT_COLUMNS) for r in rows]
+    return "\n".join(lines) + "\n"
