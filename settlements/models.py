@@ -78,10 +78,16 @@ class Settlement(models.Model):
 class SettlementLine(models.Model):
     """One line of a settlement file, every column kept; unknown columns in ``extra``."""
 
-    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the (settlement, line_number) unique constraint. No per-row foreign-key
+    # trigger: lines are only written by the import, in the transaction that creates their
+    # settlement, and settlements are never deleted (PROTECTed by their journal batches).
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.CASCADE, related_name="lines", db_index=False,
+        db_constraint=False,
+    )
     line_number = models.PositiveIntegerField()
     transaction_type = models.TextField(blank=True)
-    order_id = models.TextField(blank=True, db_index=True)
+    order_id = models.TextField(blank=True)
     merchant_order_id = models.TextField(blank=True)
     adjustment_id = models.TextField(blank=True)
     shipment_id = models.TextField(blank=True)

@@ -158,12 +158,14 @@ def order_reconciliation(settlement: Settlement, *, limit: int = 10_000):
         .annotate(total=Sum("amount"))
         .order_by()[:limit]
     )
-    wanted = sorted(set(principal) | set(refunds))
+    wanted = lines.filter(
+        Q(transaction_type__iexact="Order") | Q(transaction_type__iexact="Refund")
+    ).values("order_id").distinct()
     known = existing(wanted, settlement.account_id)
     ours: dict[str, Decimal] = {}
-    for order_id, amount in principal_of(wanted, settlement.account_id):
+    for order_id, amount in principal_of(known & set(principal), settlement.account_id):
         ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
-    result = OrderReconciliation(orders_checked=len(wanted))
+    result = OrderReconciliation(orders_checked=len(set(principal) | set(refunds)))
     currency = settlement.currency
     for order_id, amount in sorted(principal.items()):
         if order_id not in known:

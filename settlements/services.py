@@ -205,26 +205,40 @@ def _store_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) ->
 
 
 def _copy_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:
+    """PostgreSQL COPY in text format, rows rendered here and sent in large chunks."""
     columns = ", ".join(("settlement_id", *LINE_FIELDS))
     table = SettlementLine._meta.db_table
-    sid = settlement.pk
-    empty = "{}"
+    sid = str(settlement.pk)
     dumps = json.dumps
+    null = "\x00"  # the parser refuses NUL bytes, so it cannot occur in a value
+    chunk: list[str] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg 3 cursor
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            write = copy.write_row
             for x in lines:
-                write(
+                text = "\t".join(
                     (
-                        sid, x.line, x.transaction_type, x.order_id, x.merchant_order_id,
+                        sid, str(x.line), x.transaction_type, x.order_id, x.merchant_order_id,
                         x.adjustment_id, x.shipment_id, x.marketplace_name, x.amount_type,
-                        x.amount_description, x.amount, x.fulfillment_id, x.posted_date,
-                        x.posted_date_time, x.order_item_code, x.merchant_order_item_id,
-                        x.merchant_adjustment_item_id, x.sku, x.quantity_purchased,
-                        x.promotion_id, dumps(x.extra) if x.extra else empty,
+                        x.amount_description, str(x.amount), x.fulfillment_id,
+                        x.posted_date.isoformat() if x.posted_date is not None else null,
+                        x.posted_date_time.isoformat() if x.posted_date_time is not None
+                        else null,
+                        x.order_item_code, x.merchant_order_item_id,
+                        x.merchant_adjustment_item_id, x.sku,
+                        str(x.quantity_purchased) if x.quantity_purchased is not None
+                        else null,
+                        x.promotion_id, dumps(x.extra) if x.extra else "{}",
                     )
                 )
+                if "\\" in text or "\r" in text:
+                    text = text.replace("\\", "\\\\").replace("\r", "\\r")
+                chunk.append(text)
+                if len(chunk) >= 5000:
+                    copy.write(("\n".join(chunk) + "\n").replace(null, "\\N").encode())
+                    chunk = []
+            if chunk:
+                copy.write(("\n".join(chunk) + "\n").replace(null, "\\N").encode())
 
 
 def _bulk_create_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:

@@ -156,8 +156,8 @@ def test_settlement_import_benchmark(tmp_path, account, superuser, client):
     ratio = import_seconds / base_seconds if base_seconds else float("inf")
     rss = peak_rss_mb()
     print(f"database: {connection.vendor}")
-    print(f"(a) baseline csv + Decimal + {'COPY' if connection.vendor == 'postgresql' else 'INSERT'}"
-          f": {base_seconds:.2f} s")
+    store = "COPY" if connection.vendor == "postgresql" else "INSERT"
+    print(f"(a) baseline csv + Decimal + {store}: {base_seconds:.2f} s")
     print(f"(b) import_report (parse, store, map, journal, reconcile): {import_seconds:.2f} s")
     print(f"ratio b/a: {ratio:.2f} (goal <= 2, first step <= 4)")
     print(f"peak RSS: {rss:.0f} MB (goal < 500 MB)")
