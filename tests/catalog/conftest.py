@@ -91,14 +91,14 @@ def sandbox(db, monkeypatch):
     from django.utils import timezone
 
     from amazonsync.sandbox import world as sandbox_world
-    from amazonsync.sandbox.server import start_sandbox
+    from amazonsync.sandbox.server import start_sandbox_app
     from amazonsync.spapi.client import SpApiClient
     from marketplaces.services import account_upsert
 
     # feeds are processed after a few polls: poll fast instead of waiting 5 s, 10 s...
     monkeypatch.setattr(SpApiClient, "poll_initial", 0.01)
     monkeypatch.setattr(SpApiClient, "poll_max", 0.02)
-    url, stop, box = start_sandbox(seed=1, orders=300)
+    url, stop, box = start_sandbox_app(seed=1, orders=300)
     account = account_upsert(
         selling_partner_id=sandbox_world.DEFAULT_SELLER, name="Sandbox Seller", region="NA",
         lwa_client_id=sandbox_world.LWA_CLIENT_ID,
