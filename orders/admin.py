@@ -312,6 +312,11 @@ class CarrierMappingAdmin(ImportExportMixin, SimpleHistoryAdmin):
     list_filter = ("active", "amazon_carrier_code")
     search_fields = ("carrier", "ship_method", "amazon_carrier_code")
 
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        kwargs["rollback_on_validation_errors"] = True
+        return kwargs
+
     def save_model(self, request, obj, form, change):
         try:
             services.carrier_mapping_save(mapping=obj)

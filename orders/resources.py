@@ -35,6 +35,10 @@ class CarrierMappingResource(resources.ModelResource):
         report_skipped = True
         use_transactions = True
 
+    def import_data(self, dataset, *args, **kwargs):
+        kwargs.setdefault("rollback_on_validation_errors", True)  # one bad row: no writes
+        return super().import_data(dataset, *args, **kwargs)
+
     def before_import_row(self, row, **kwargs):
         for column in ("carrier", "ship_method", "amazon_carrier_code", "amazon_carrier_name",
                        "shipping_method"):

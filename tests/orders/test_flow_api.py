@@ -17,7 +17,7 @@ from amazonsync.spapi.clock import SimulatedClock
 from amazonsync.spapi.operations import LWA_TOKEN_URL
 from orders.models import Order
 from orders.selectors import order_snapshot
-from tests.orders.builders import US, T0, iso, report_row, report_text, v0_item, v0_order
+from tests.orders.builders import T0, US, iso, report_row, report_text, v0_item, v0_order
 
 pytestmark = pytest.mark.django_db
 API = "https://sandbox.invalid"
