@@ -44,29 +44,29 @@ KINDS = [
 ]
 
 
-def generate(path, n: int) -> Decimal:
+def _rows(n: int):
     rnd = random.Random(42)
-    total = Decimal("0")
-    rows = []
     for i in range(n):
         ttype, atype, desc, (lo, hi) = KINDS[i % len(KINDS)]
-        cents = rnd.randint(lo, hi)
-        amount = Decimal(cents).scaleb(-2)
-        total += amount
-        day = 1 + (i * 28 // n)
-        month = 1 if day <= 20 else 2
-        day = day if month == 1 else day - 19
+        amount = Decimal(rnd.randint(lo, hi)).scaleb(-2)
+        day = 1 + (i * 38 // n)
+        month, day = (1, day) if day <= 31 else (2, day - 31)
         order = f"302-{i // 8:07d}-{rnd.randint(1000000, 9999999)}"
-        rows.append((ttype, atype, desc, str(amount), f"2024-{month:02d}-{day:02d}", order,
-                     f"SKU-{i % 997}", f"{i:014d}"))
+        yield (ttype, atype, desc, amount, f"2024-{month:02d}-{day:02d}", order,
+               f"SKU-{i % 997}", f"{i:014d}")
+
+
+def generate(path, n: int) -> Decimal:
+    """Write the file streaming (two passes: the summary row needs the total)."""
+    total = sum((row[3] for row in _rows(n)), Decimal("0"))
+    idx = {c: i for i, c in enumerate(COLUMNS)}
+    width = len(COLUMNS)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("\t".join(COLUMNS) + "\n")
         summary = ["77777777777", "2024-01-01T00:00:00+00:00", "2024-02-10T00:00:00+00:00",
                    "2024-02-12T00:00:00+00:00", str(total), "EUR"]
         fh.write("\t".join(summary) + "\n")
-        idx = {c: i for i, c in enumerate(COLUMNS)}
-        width = len(COLUMNS)
-        for ttype, atype, desc, amount, posted, order, sku, item in rows:
+        for ttype, atype, desc, amount, posted, order, sku, item in _rows(n):
             values = [""] * width
             values[idx["settlement-id"]] = "77777777777"
             values[idx["transaction-type"]] = ttype
@@ -74,7 +74,7 @@ def generate(path, n: int) -> Decimal:
             values[idx["marketplace-name"]] = "Amazon.de"
             values[idx["amount-type"]] = atype
             values[idx["amount-description"]] = desc
-            values[idx["amount"]] = amount
+            values[idx["amount"]] = str(amount)
             values[idx["posted-date"]] = posted
             values[idx["posted-date-time"]] = posted + "T10:00:00+00:00"
             values[idx["order-item-code"]] = item
