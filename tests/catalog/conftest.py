@@ -98,7 +98,7 @@ def sandbox(db, monkeypatch):
     # feeds are processed after a few polls: poll fast instead of waiting 5 s, 10 s...
     monkeypatch.setattr(SpApiClient, "poll_initial", 0.01)
     monkeypatch.setattr(SpApiClient, "poll_max", 0.02)
-    url, stop, box = start_sandbox_app(seed=1, orders=300)
+    url, stop, box = start_sandbox_app(seed=1, orders=2000)
     account = account_upsert(
         selling_partner_id=sandbox_world.DEFAULT_SELLER, name="Sandbox Seller", region="NA",
         lwa_client_id=sandbox_world.LWA_CLIENT_ID,
@@ -106,7 +106,7 @@ def sandbox(db, monkeypatch):
         refresh_token=sandbox_world.REFRESH_TOKEN,
         rotated_on=timezone.localdate() - datetime.timedelta(days=5),
         api_base_url=url, token_url=f"{url}/auth/o2/token",
-        marketplace_codes=["US", "GB", "DE"],
+        marketplace_codes=["US", "CA", "GB", "DE"],
     )
     box.account = account
     box.url = url
