@@ -232,3 +232,25 @@ class ApiCall(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class HealthSnapshot(models.Model):
+    """One health figure of one marketplace on one day (trends survive data pruning)."""
+
+    day = models.DateField()
+    marketplace = models.ForeignKey(
+        "marketplaces.Marketplace", on_delete=models.CASCADE, related_name="+"
+    )
+    metric = models.CharField(max_length=64)
+    value = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    state = models.CharField(max_length=8)
+
+    class Meta:
+        ordering = ["-day", "marketplace", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "marketplace", "metric"],
+                                    name="uniq_health_snapshot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.marketplace_id} {self.metric}={self.value} ({self.state})"

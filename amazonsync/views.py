@@ -1,0 +1,69 @@
+"""Custom admin pages of the sync engine."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from .charts import COLORS, trend_svg
+from .health import METRICS, health_compute, health_trends
+from .selectors import exception_rule_candidates, last_runs
+
+
+def _display(unit: str, value) -> str:
+    if value is None:
+        return "no data"
+    value = Decimal(value)
+    if unit == "ratio":
+        return f"{value * 100:.1f} %"
+    if unit == "s":
+        if value >= 10**9:
+            return "never"
+        if value >= 86400:
+            return f"{value / 86400:.1f} d"
+        if value >= 3600:
+            return f"{value / 3600:.1f} h"
+        if value >= 60:
+            return f"{value / 60:.0f} min"
+        return f"{value:.0f} s"
+    if unit == "money":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def health_dashboard(request):
+    """The integration health dashboard: seven metrics per marketplace with trends."""
+    now = timezone.now()
+    today = timezone.localdate()
+    data = health_compute(now=now)
+    trends = health_trends(today=today)
+    rows = []
+    for code, metrics in data.items():
+        cells = []
+        for metric in METRICS:
+            entry = metrics[metric.key]
+            cells.append({
+                "label": metric.label,
+                "value": _display(metric.unit, entry["value"]),
+                "target": _display(metric.unit, metric.target),
+                "state": entry["state"],
+                "color": COLORS[entry["state"]],
+                "details": {k: v for k, v in entry.items()
+                            if k not in {"value", "target", "state", "label", "unit"}},
+                "chart": trend_svg(trends.get(code, {}).get(metric.key, []), today=today,
+                                   target=metric.target, color=COLORS[entry["state"]]),
+            })
+        rows.append({"code": code, "cells": cells})
+    context = {
+        **admin.site.each_context(request),
+        "title": "Integration health",
+        "rows": rows,
+        "metrics": METRICS,
+        "candidates": list(exception_rule_candidates()),
+        "runs": list(last_runs(limit=10)),
+        "generated_at": now,
+    }
+    return TemplateResponse(request, "admin/amazonsync/health.html", context)
