@@ -1,0 +1,27 @@
+"""django-q2 entry points: ids in, services called. The returns flow itself runs through
+``amazonsync.tasks.run_flow`` like every flow."""
+
+from __future__ import annotations
+
+
+def match_refunds(account_id: int, marketplace_id: str | None = None) -> dict:
+    """Re-run refund matching (the 45-day clock moves even when no report brings rows)."""
+    from marketplaces.models import Marketplace, SellerAccount
+
+    from .services import refunds_match
+
+    account = SellerAccount.objects.get(pk=account_id)
+    marketplace = Marketplace.objects.get(pk=marketplace_id) if marketplace_id else None
+    counts = refunds_match(account=account, marketplace=marketplace)
+    return {"matches": counts.matches, "changed": counts.changed,
+            "candidates_opened": counts.candidates_opened,
+            "candidates_closed": counts.candidates_closed, "follow_ups": counts.follow_ups}
+
+
+def apply_adjustment(return_id: int) -> bool:
+    """Apply one return's disposition rule (idempotent)."""
+    from .models import ReturnEvent
+    from .services import return_adjustment_apply
+
+    event = ReturnEvent.objects.get(pk=return_id)
+    return return_adjustment_apply(return_event=event).adjustment is not None
