@@ -33,6 +33,9 @@ from .operations import OPERATIONS
 # A token is used a hair after it is due, so float rounding never makes Amazon (or the
 # sandbox) see 0.99999 of a token.
 SAFETY_MARGIN = 0.001
+# On a real clock the request also crosses the network, whose delay varies by some
+# milliseconds: a token is used this much after it is due.
+REAL_CLOCK_MARGIN = 0.05
 # A bucket last refreshed further than this in the future was written on another clock
 # (a simulated one, or a badly skewed host): restart its timeline at ``now`` instead of
 # waiting for that future.
@@ -47,7 +50,8 @@ class Reservation:
 
 
 def take_token(
-    *, tokens: float, rate: float, burst: float, refreshed_at: float, now: float
+    *, tokens: float, rate: float, burst: float, refreshed_at: float, now: float,
+    margin: float = SAFETY_MARGIN,
 ) -> Reservation:
     """The pure bucket arithmetic shared by every store."""
     if refreshed_at > now + MAX_SKEW:
@@ -58,7 +62,7 @@ def take_token(
     wait = t - now
     if new < 0:
         wait += -new / rate if rate > 0 else float("inf")
-        wait += SAFETY_MARGIN
+        wait += margin
     return Reservation(tokens=new, refreshed_at=t, wait=max(0.0, wait))
 
 
@@ -73,7 +77,8 @@ def _drained(*, tokens: float, rate: float, burst: float, refreshed_at: float, n
 
 class BucketStore(Protocol):
     def reserve(
-        self, *, account_id: int, operation: str, rate: float, burst: float, now: float
+        self, *, account_id: int, operation: str, rate: float, burst: float, now: float,
+        margin: float = SAFETY_MARGIN,
     ) -> float:
         """Take one token at ``now``; return the seconds to wait before using it."""
 
@@ -94,7 +99,7 @@ class MemoryBucketStore:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[int, str], dict] = {}
 
-    def reserve(self, *, account_id, operation, rate, burst, now):
+    def reserve(self, *, account_id, operation, rate, burst, now, margin=SAFETY_MARGIN):
         with self._lock:
             b = self._buckets.setdefault(
                 (account_id, operation),
@@ -102,7 +107,7 @@ class MemoryBucketStore:
                  "refreshed_at": now},
             )
             r = take_token(tokens=b["tokens"], rate=b["rate"], burst=b["burst"],
-                           refreshed_at=b["refreshed_at"], now=now)
+                           refreshed_at=b["refreshed_at"], now=now, margin=margin)
             b["tokens"], b["refreshed_at"] = r.tokens, r.refreshed_at
             return r.wait
 
@@ -139,7 +144,7 @@ class DatabaseBucketStore:
 
         return RateLimitBucket
 
-    def reserve(self, *, account_id, operation, rate, burst, now):
+    def reserve(self, *, account_id, operation, rate, burst, now, margin=SAFETY_MARGIN):
         Bucket = self._model()
         for _ in range(self.max_attempts):
             row = (
@@ -149,7 +154,7 @@ class DatabaseBucketStore:
             )
             if row is None:
                 r = take_token(tokens=float(burst), rate=rate, burst=float(burst),
-                               refreshed_at=now, now=now)
+                               refreshed_at=now, now=now, margin=margin)
                 try:
                     with transaction.atomic():
                         Bucket.objects.create(
@@ -161,7 +166,7 @@ class DatabaseBucketStore:
                 return r.wait
             tokens, row_rate, row_burst, refreshed_at = row
             r = take_token(tokens=tokens, rate=row_rate, burst=row_burst,
-                           refreshed_at=refreshed_at, now=now)
+                           refreshed_at=refreshed_at, now=now, margin=margin)
             swapped = Bucket.objects.filter(
                 account_id=account_id, operation=operation, tokens=tokens,
                 refreshed_at=refreshed_at,
@@ -256,10 +261,10 @@ class RedisBucketStore:
     def _key(self, account_id, operation) -> str:
         return f"{self.prefix}:{account_id}:{operation}"
 
-    def reserve(self, *, account_id, operation, rate, burst, now):
+    def reserve(self, *, account_id, operation, rate, burst, now, margin=SAFETY_MARGIN):
         wait = self._reserve(
             keys=[self._key(account_id, operation)],
-            args=[repr(float(now)), repr(float(rate)), repr(float(burst)), repr(SAFETY_MARGIN),
+            args=[repr(float(now)), repr(float(rate)), repr(float(burst)), repr(margin),
                   repr(MAX_SKEW)],
         )
         return max(0.0, float(wait))
@@ -301,13 +306,14 @@ class RateLimiter:
         self.waited = 0.0
         self.waited_by_operation: dict[str, float] = defaultdict(float)
         self._known_rates: dict[str, float] = {}
+        self.margin = SAFETY_MARGIN if getattr(clock, "simulated", False) else REAL_CLOCK_MARGIN
 
     def acquire(self, operation: str) -> float:
         op = OPERATIONS[operation]
         rate = self._known_rates.get(operation, op.rate)
         wait = self.store.reserve(
             account_id=self.account_id, operation=operation, rate=rate, burst=op.burst,
-            now=self.clock.now(),
+            now=self.clock.now(), margin=self.margin,
         )
         if wait > 0:
             self.clock.sleep(wait)
