@@ -179,6 +179,8 @@ class PushOutcome:
     rejected: int = 0
     feed_ids: list[str] = field(default_factory=list)
     delta_seconds: float = 0.0
+    build_seconds: float = 0.0  # messages, JSON and schema validation
+    submit_seconds: float = 0.0  # upload, Amazon's processing, report download
 
 
 def quantities_push(*, ctx: FlowContext, available: dict[int, int] | None = None) -> PushOutcome:
@@ -217,13 +219,17 @@ def prices_push(*, ctx: FlowContext) -> PushOutcome:
 
 def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
                outcome: PushOutcome, reason_code: str, apply, what: str) -> None:
+    started = time.perf_counter()
     doc = feeds.document(seller_id=ctx.account.selling_partner_id, messages=messages)
     content = feeds.dumps(doc)
     feeds.validate_document(feeds.loads(content))  # exactly what is uploaded
+    outcome.build_seconds += time.perf_counter() - started
     record = PushFeed.objects.create(
         account=ctx.account, marketplace=ctx.marketplace, kind=kind, run=ctx.run,
         messages=len(messages), status="SUBMITTING", submitted_at=timezone.now())
+    started = time.perf_counter()
     result = ctx.client.feed_submit(feeds.FEED_TYPE, content, marketplace_ids=[ctx.marketplace.pk])
+    outcome.submit_seconds += time.perf_counter() - started
     outcome.feeds += 1
     outcome.messages += len(messages)
     outcome.feed_ids.append(result.feed_id)
