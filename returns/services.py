@@ -376,9 +376,12 @@ def disposition_rule_for(*, disposition: str, channel: str, reason: str = ""
     """The most specific active rule: channel+reason, reason, channel, disposition alone."""
     if not disposition:
         return None
+    reasons = Q(reason="")
+    if reason:
+        reasons |= Q(reason__iexact=reason)
     rules = DispositionRule.objects.filter(
         active=True, disposition__iexact=disposition, channel__in=[channel, ""],
-    ).filter(Q(reason="") | Q(reason__iexact=reason or "\x00"))
+    ).filter(reasons)
     best = None
     best_rank = (-1, -1)
     for rule in rules:
@@ -418,7 +421,7 @@ def return_adjustment_apply(*, return_event: ReturnEvent, user=None, run=None
     concurrent worker finds it and changes nothing.
     """
     with transaction.atomic():
-        event = (ReturnEvent.objects.select_for_update()
+        event = (ReturnEvent.objects.select_for_update(of=("self",))
                  .select_related("account", "listing").get(pk=return_event.pk))
         existing = InventoryAdjustment.objects.filter(return_event=event).first()
         if existing is not None:
