@@ -151,6 +151,7 @@ class SpApiClient:
     poll_initial = 5.0  # report/feed polling: first wait, doubled up to poll_max
     poll_max = 60.0
     poll_timeout = 4 * 3600.0
+    document_attempts = 2  # report_fetch/feed_submit download a truncated document again
 
     def __init__(
         self,
@@ -489,7 +490,18 @@ class SpApiClient:
                 operation="getReport",
             )
         document = self.get_report_document(report["reportDocumentId"])
-        return self.download_document(document, dest)
+        return self._download_whole(document, dest)
+
+    def _download_whole(self, document: dict, dest: Path | None) -> Path:
+        """download_document, once more if the first transfer was cut short."""
+        for attempt in range(self.document_attempts):
+            try:
+                return self.download_document(document, dest)
+            except documents.TruncatedDocument:
+                if attempt + 1 >= self.document_attempts:
+                    raise
+                log.warning("document download was truncated; downloading it again")
+        raise AssertionError("unreachable")
 
     def _failure_detail(self, document_id: str) -> str:
         """The start of a FATAL report's error document, for the error message."""
@@ -574,7 +586,9 @@ class SpApiClient:
                             processing_status=feed["processingStatus"],
                             result_document_id=feed.get("resultFeedDocumentId"))
         if result.result_document_id:
-            path = self.download_document(self.get_feed_document(result.result_document_id))
+            path = self._download_whole(
+                self.get_feed_document(result.result_document_id), None
+            )
             try:
                 raw = path.read_bytes()
             finally:

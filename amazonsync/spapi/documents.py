@@ -19,6 +19,10 @@ from .errors import DocumentError, ServerError
 CHUNK = 64 * 1024
 
 
+class TruncatedDocument(DocumentError):
+    """The gzip stream ended early: the transfer was cut, downloading again may succeed."""
+
+
 def _request_id(response: requests.Response) -> str | None:
     return response.headers.get("x-amzn-RequestId") or response.headers.get("x-amz-request-id")
 
@@ -54,7 +58,7 @@ def stream_to_file(response: requests.Response, dest: Path, *, gzip: bool) -> in
                         out.write(rest)
                         written += len(rest)
                     if not inflater.eof:
-                        raise DocumentError(
+                        raise TruncatedDocument(
                             "document is a truncated gzip stream", request_id=request_id
                         )
             except zlib.error as exc:
