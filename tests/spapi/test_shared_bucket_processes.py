@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from amazonsync.sandbox import (
@@ -27,7 +26,7 @@ from amazonsync.spapi.operations import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 US = "ATVPDKIKX0DER"
-CALLS_PER_WORKER = 15
+CALLS_PER_WORKER = 12
 OPERATION = "getListingsItem"  # 5 requests/s, burst 10
 
 SETUP = textwrap.dedent("""
@@ -49,16 +48,20 @@ SETUP = textwrap.dedent("""
 """)
 
 WORKER = textwrap.dedent("""
-    import json, sys, time
+    import json, os, sys, time
+    from pathlib import Path
     import django
     django.setup()
     from marketplaces.models import SellerAccount
     from amazonsync.spapi.client import SpApiClient
     from amazonsync.spapi.ratelimit import DatabaseBucketStore
-    sku, calls, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    sku, calls, barrier = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     client = SpApiClient(SellerAccount.objects.get(), bucket_store=DatabaseBucketStore())
     client.auth.token()
-    time.sleep(max(0.0, start_at - time.time()))
+    (barrier / str(os.getpid())).touch()
+    deadline = time.time() + 30
+    while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.005)  # start together
     sent = []
     for _ in range(calls):
         client.get_listings_item(sku, marketplace_ids=["ATVPDKIKX0DER"])
@@ -87,10 +90,11 @@ def test_two_processes_sharing_a_db_bucket_never_exceed_its_rate(tmp_path):
         )
         sku = next(p.sku for p in world.products.values()
                    if p.channels.get("US") == "MFN" and p.sellable)
-        start_at = time.time() + 4  # both workers are set up by then
+        barrier = tmp_path / "ready"
+        barrier.mkdir()
         workers = [
             subprocess.Popen(
-                [sys.executable, "-c", WORKER, sku, str(CALLS_PER_WORKER), str(start_at)],
+                [sys.executable, "-c", WORKER, sku, str(CALLS_PER_WORKER), str(barrier)],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             for _ in range(2)
