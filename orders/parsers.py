@@ -429,7 +429,8 @@ def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | No
         }
         if currency:
             values["currency"] = currency
-        lines[sku] = LineData(seller_sku=sku, values=values, raw=row.as_dict())
+        # The order keeps the raw rows; its lines do not repeat them.
+        lines[sku] = LineData(seller_sku=sku, values=values)
 
     values: dict[str, Any] = {
         "purchase_date": purchase,
