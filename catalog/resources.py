@@ -285,12 +285,24 @@ class StrictResource(resources.ModelResource):
             if new:
                 setattr(instance, attribute, value)
                 continue
-            current = getattr(instance, attribute)
+            if attribute in self.fk_attributes:
+                current_id = getattr(instance, f"{attribute}_id")
+                if current_id == (value.pk if value is not None else None):
+                    continue
+                current = self.fk_shown(attribute, current_id)
+            else:
+                current = getattr(instance, attribute)
             if current != value:
                 parsed.changes.append((attribute, _shown(current), _shown(value)))
                 setattr(instance, attribute, value)
                 if attribute == "item" and current is None:
                     self.newly_mapped.add(instance.pk)
+
+    fk_attributes: frozenset[str] = frozenset()
+
+    def fk_shown(self, attribute: str, pk):
+        """The old value of a foreign key, for the preview (no query per row)."""
+        return pk
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
         parsed = self.current
@@ -440,6 +452,17 @@ class ListingResource(StrictResource):
     def get_diff_headers(self):
         return self.column_names()
 
+    fk_attributes = frozenset({"account", "marketplace", "item"})
+
+    def fk_shown(self, attribute: str, pk):
+        if pk is None:
+            return None
+        if attribute == "item":
+            return self.old_item_skus.get(pk, pk)
+        if attribute == "marketplace":
+            return pk
+        return next((a.selling_partner_id for a in self.accounts.values() if a.pk == pk), pk)
+
     # lookups
     def prepare_lookups(self, raws: list[dict]) -> None:
         self.accounts = {a.selling_partner_id.upper(): a
@@ -580,10 +603,14 @@ class ListingResource(StrictResource):
             skus = [sku for a, m, sku in wanted if (a, m) == (account_id, mp_id)]
             if len(skus) <= 900:
                 qs = qs.filter(seller_sku__in=skus)
-            for listing in qs.select_related("account", "marketplace", "item"):
+            for listing in qs:
                 key = (account_id, mp_id, listing.seller_sku)
                 if key in wanted:
                     out[key] = listing
+        item_ids = {x.item_id for x in out.values() if x.item_id is not None}
+        self.old_item_skus = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "sku")
+                                  ) if len(item_ids) < 20000 else dict(
+            Item.objects.values_list("pk", "sku"))
         return out
 
     def after_import(self, dataset, result, **kwargs):
