@@ -1,5 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
+
+
+def _groups_in_step(sender, **kwargs) -> None:
+    """After every migrate, the groups hold exactly the permissions of the map (so a line
+    added to amazonsync/permissions.py takes effect without a new data migration)."""
+    from .permissions import ensure_groups
+
+    ensure_groups(kwargs.get("apps"))
 
 
 class AmazonsyncConfig(AppConfig):
@@ -9,3 +18,4 @@ class AmazonsyncConfig(AppConfig):
     def ready(self) -> None:
         # Each app registers its flows (and exception retry handlers) in <app>/flows.py.
         autodiscover_modules("flows")
+        post_migrate.connect(_groups_in_step, sender=self, dispatch_uid="groups_in_step")

@@ -133,7 +133,7 @@ def demo_load(
             log=log, sync=sync and live_url is not None,
         )
         ctx.extra["legacy_account"] = legacy
-        with _pointed_at(account, ctx.api_url):
+        with _pointed_at(account, ctx.api_url), _demo_clients():
             for app in DEMO_APPS:
                 if app not in {a.split(".")[-1] for a in settings.INSTALLED_APPS}:
                     continue
@@ -149,6 +149,19 @@ def demo_load(
         "sandbox_url": sandbox_url,
         "admin_url": "http://127.0.0.1:8000/admin/",
     }
+
+
+@contextlib.contextmanager
+def _demo_clients() -> Iterator[None]:
+    """The demo loads against its own embedded sandbox: spend Amazon's quotas in simulated
+    time (the sandbox judges by the same clock) with private buckets, so loading takes
+    seconds and leaves the shared buckets of the real workers untouched."""
+    from .flows import client_options
+    from .spapi.clock import SimulatedClock
+    from .spapi.ratelimit import MemoryBucketStore
+
+    with client_options(clock=SimulatedClock(), bucket_store=MemoryBucketStore()):
+        yield
 
 
 @contextlib.contextmanager

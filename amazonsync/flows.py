@@ -12,8 +12,10 @@ Each app declares its flows in a ``flows.py`` module (discovered at start-up)::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,23 @@ if TYPE_CHECKING:
 
 class UnknownFlow(KeyError):
     pass
+
+
+# Keyword arguments for the SP-API clients that flows build (clock, bucket_store...).
+_CLIENT_OPTIONS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "spapi_client_options", default=None
+)
+
+
+@contextlib.contextmanager
+def client_options(**options) -> Iterator[None]:
+    """Run flows with SP-API clients built with these options, e.g. a simulated clock and
+    a private bucket store for the demo loader, tests and benchmarks."""
+    token = _CLIENT_OPTIONS.set(options)
+    try:
+        yield
+    finally:
+        _CLIENT_OPTIONS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,9 @@ class FlowContext:
         if self._client is None:
             from .spapi.client import SpApiClient
 
-            self._client = SpApiClient(self.account, run=self.run)
+            self._client = SpApiClient(
+                self.account, run=self.run, **(_CLIENT_OPTIONS.get() or {})
+            )
         return self._client
 
     # --- cursor -----------------------------------------------------------------------

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 # Minor units per ISO 4217 for the currencies Amazon marketplaces settle in.
 CURRENCY_DECIMALS: dict[str, int] = {
     "JPY": 0,
     "KRW": 0,
     "CLP": 0,
+    "VND": 0,
+    "ISK": 0,
     "HUF": 2,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
 }
 DEFAULT_DECIMALS = 2
 
 
 def decimals(currency: str) -> int:
-    return CURRENCY_DECIMALS.get(currency.upper(), DEFAULT_DECIMALS)
+    return CURRENCY_DECIMALS.get((currency or "").upper(), DEFAULT_DECIMALS)
 
 
+@lru_cache(maxsize=64)
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-decimals(currency))
 

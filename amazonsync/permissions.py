@@ -25,6 +25,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "catalog.fbastock": ("view",),
         "catalog.inboundshipment": ("view",),
         "catalog.inboundshipmentitem": ("view",),
+        "catalog.pushfeed": ("view",),
         # orders
         "orders.order": ("view",),
         "orders.orderline": ("view",),

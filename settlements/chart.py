@@ -82,6 +82,7 @@ RULES: list[tuple[str, str, str, bool, str]] = [
     ("other-transaction", "*", "COMPENSATED_CLAWBACK", False, "4200"),
     ("other-transaction", "*", "FREE_REPLACEMENT_REFUND_ITEMS", False, "4200"),
     ("other-transaction", "*", "*Reimbursement*", True, "4200"),
+    ("other-transaction", "FBA Inventory Reimbursement", "*", True, "4200"),
     ("Adjustment", "*", "*", True, "4900"),
     # storage, removal, disposal
     ("other-transaction", "*", "Storage Fee", False, "5020"),

@@ -59,6 +59,14 @@ def tsv(columns: Iterable[str], rows: Iterable[dict]) -> bytes:
 # ---------------------------------------------------------------------------- settlements
 
 
+# Account-level fees are posted as "other-transaction" rows in V2 settlement files; the
+# amount description says which fee it is.
+_SETTLEMENT_TRANSACTION_TYPE = {
+    "Storage Fee": "other-transaction",
+    "Subscription Fee": "other-transaction",
+}
+
+
 def settlement_rows(settlement: Settlement) -> list[dict]:
     """Header row first (with total-amount), then one row per amount line."""
     cur = settlement.currency
@@ -68,7 +76,9 @@ def settlement_rows(settlement: Settlement) -> list[dict]:
         for line in posting.lines:
             lines.append({
                 "settlement-id": settlement.id,
-                "transaction-type": posting.transaction_type,
+                "transaction-type": _SETTLEMENT_TRANSACTION_TYPE.get(
+                    posting.transaction_type, posting.transaction_type
+                ),
                 "order-id": order.id if order else "",
                 "merchant-order-id": (order.seller_order_id or "") if order else "",
                 "adjustment-id": posting.adjustment_id,

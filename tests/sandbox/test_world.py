@@ -63,8 +63,8 @@ def test_settlements_cover_the_expected_line_types(world):
         ("Order", "ItemFees", "FBAPerUnitFulfillmentFee"), ("Order", "Promotion", "Principal"),
         ("Order", "ItemWithheldTax", "MarketplaceFacilitatorTax-Principal"),
         ("Refund", "ItemPrice", "Principal"), ("Refund", "ItemFees", "RefundCommission"),
-        ("Storage Fee", "other-transaction", "Storage Fee"),
-        ("Subscription Fee", "other-transaction", "Subscription Fee"),
+        ("other-transaction", "other-transaction", "Storage Fee"),
+        ("other-transaction", "other-transaction", "Subscription Fee"),
     ]:
         assert expected in kinds, expected
     assert any(k[1] == "FBA Inventory Reimbursement" for k in kinds)
