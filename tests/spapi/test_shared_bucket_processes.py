@@ -29,38 +29,35 @@ US = "ATVPDKIKX0DER"
 CALLS_PER_WORKER = 12
 OPERATION = "getListingsItem"  # 5 requests/s, burst 10
 
-SETUP = textwrap.dedent("""
-    import sys
-    import django
-    django.setup()
-    from django.db import connection
-    from marketplaces.models import Marketplace, SellerAccount
-    from amazonsync.models import ApiCall, RateLimitBucket, SyncRun
-    with connection.schema_editor() as editor:
-        for model in (Marketplace, SellerAccount, SyncRun, ApiCall, RateLimitBucket):
-            editor.create_model(model)
-    url, seller, client_id, secret, refresh = sys.argv[1:6]
-    # bulk_create: no history row (the history tables are not needed here).
-    SellerAccount.objects.bulk_create([SellerAccount(
-        selling_partner_id=seller, name="two processes", region="NA",
-        lwa_client_id=client_id, lwa_client_secret=secret, refresh_token=refresh,
-        api_base_url=url, token_url=url + "/auth/o2/token")])
-""")
-
 WORKER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
     import django
     django.setup()
-    from marketplaces.models import SellerAccount
+    from django.db import connection
+    from marketplaces.models import Marketplace, SellerAccount
+    from amazonsync.models import ApiCall, RateLimitBucket, SyncRun
     from amazonsync.spapi.client import SpApiClient
     from amazonsync.spapi.ratelimit import DatabaseBucketStore
-    sku, calls, barrier = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    role, sku, calls, sync = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    if role == "setup":
+        with connection.schema_editor() as editor:
+            for model in (Marketplace, SellerAccount, SyncRun, ApiCall, RateLimitBucket):
+                editor.create_model(model)
+        url, seller, client_id, secret, refresh = sys.argv[5:10]
+        # bulk_create: no history row (the history tables are not needed here).
+        SellerAccount.objects.bulk_create([SellerAccount(
+            selling_partner_id=seller, name="two processes", region="NA",
+            lwa_client_id=client_id, lwa_client_secret=secret, refresh_token=refresh,
+            api_base_url=url, token_url=url + "/auth/o2/token")])
+        (sync / "db-ready").touch()
+    deadline = time.time() + 30
+    while not (sync / "db-ready").exists() and time.time() < deadline:
+        time.sleep(0.005)
     client = SpApiClient(SellerAccount.objects.get(), bucket_store=DatabaseBucketStore())
     client.auth.token()
-    (barrier / str(os.getpid())).touch()
-    deadline = time.time() + 30
-    while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+    (sync / f"ready-{os.getpid()}").touch()
+    while len(list(sync.glob("ready-*"))) < 2 and time.time() < deadline:
         time.sleep(0.005)  # start together
     sent = []
     for _ in range(calls):
@@ -83,21 +80,18 @@ def test_two_processes_sharing_a_db_bucket_never_exceed_its_rate(tmp_path):
     url, stop, app = start_sandbox_app(world=world, seed=3, orders=50, rate_limits=True)
     try:
         env = _env(tmp_path / "shared.sqlite3")
-        subprocess.run(
-            [sys.executable, "-c", SETUP, url, DEFAULT_SELLER, LWA_CLIENT_ID,
-             LWA_CLIENT_SECRET, REFRESH_TOKEN],
-            env=env, cwd=ROOT, check=True, timeout=60,
-        )
         sku = next(p.sku for p in world.products.values()
                    if p.channels.get("US") == "MFN" and p.sellable)
-        barrier = tmp_path / "ready"
-        barrier.mkdir()
+        sync = tmp_path / "sync"
+        sync.mkdir()
+        credentials = [url, DEFAULT_SELLER, LWA_CLIENT_ID, LWA_CLIENT_SECRET, REFRESH_TOKEN]
         workers = [
             subprocess.Popen(
-                [sys.executable, "-c", WORKER, sku, str(CALLS_PER_WORKER), str(barrier)],
+                [sys.executable, "-c", WORKER, role, sku, str(CALLS_PER_WORKER), str(sync),
+                 *credentials],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
-            for _ in range(2)
+            for role in ("setup", "worker")
         ]
         results = []
         for worker in workers:
