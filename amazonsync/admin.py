@@ -12,6 +12,19 @@ from django.utils.html import format_html
 from . import services
 from .models import ApiCall, SyncException, SyncRun
 
+# object_kind -> callable(exception) -> admin URL of the object to fix, or None.
+OBJECT_LINKS: dict = {}
+
+
+def register_object_link(object_kind: str):
+    """Apps say where staff fix an exception's object (e.g. the listing to map)."""
+
+    def decorator(func):
+        OBJECT_LINKS[object_kind] = func
+        return func
+
+    return decorator
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Data written by the sync engine: viewable, never editable by hand."""
@@ -92,8 +105,8 @@ class NoteForm(forms.Form):
 @admin.register(SyncException)
 class SyncExceptionAdmin(admin.ModelAdmin):
     list_display = ("id", "status", "severity", "sla", "owner_team", "assignee", "reason_code",
-                    "object_kind", "object_key", "short_message", "account", "marketplace",
-                    "age", "attempts", "occurrences", "last_seen")
+                    "object_kind", "object_key", "short_message", "fix_link", "account",
+                    "marketplace", "age", "attempts", "occurrences", "last_seen")
     list_filter = ("status", "severity", "owner_team", "reason_code", "flow", AgeFilter,
                    "marketplace", ("assignee", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("account", "marketplace", "assignee")
@@ -103,7 +116,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
                        "reason_code", "message", "owner_team", "severity", "due_at", "status",
                        "attempts", "occurrences", "first_seen", "last_seen", "depends_on",
                        "resolved_at", "resolved_by", "resolution_note", "manual_fix",
-                       "last_run", "pretty_payload")
+                       "last_run", "fix_link", "pretty_payload")
     fields = ("assignee",) + readonly_fields
     raw_id_fields = ("assignee",)
     ordering = ("status", "severity_rank", "due_at")
@@ -127,6 +140,15 @@ class SyncExceptionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # only the assignee is editable on the form
         services.exceptions_assign(exception_ids=[obj.pk], assignee=obj.assignee)
+
+    @admin.display(description="fix")
+    def fix_link(self, obj):
+        func = OBJECT_LINKS.get(obj.object_kind)
+        url = func(obj) if func else None
+        if not url:
+            return "-"
+        return format_html('<a class="fix-link" href="{}">open {}</a>', url,
+                           obj.object_kind.replace("_", " "))
 
     @admin.display(description="message")
     def short_message(self, obj):

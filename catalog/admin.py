@@ -14,6 +14,8 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.admin import register_object_link
+
 from . import selectors, services
 from .forms import FileImportForm, MapListingsForm
 from .models import (
@@ -328,3 +330,11 @@ class PushFeedAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "marketplace")
     list_filter = ("kind", "status", "marketplace")
     search_fields = ("feed_id",)
+
+
+@register_object_link("listing")
+def _listing_link(exc):
+    listing_id = (exc.payload or {}).get("listing_id")
+    if not listing_id:
+        return None
+    return reverse("admin:catalog_listing_change", args=[listing_id])

@@ -59,7 +59,11 @@ def account_upsert(
 
 
 def reference_data_ensure() -> None:
-    """Marketplaces and groups exist (after a test database flush, for instance)."""
+    """The reference data the data migrations seed exists: marketplaces, groups, the
+    default GL chart and disposition rules (after a test database flush, for instance).
+    Every seeder keeps rows people have edited."""
+    from django.apps import apps
+
     from amazonsync.permissions import ensure_groups
 
     from .reference import rows
@@ -69,3 +73,15 @@ def reference_data_ensure() -> None:
         for row in wanted:
             Marketplace.objects.update_or_create(id=row["id"], defaults=row)
     ensure_groups()
+    if apps.is_installed("settlements"):
+        from settlements.chart import seed
+        from settlements.models import GLAccount, GLMapping
+
+        if not GLAccount.objects.exists():
+            seed(GLAccount, GLMapping)
+    if apps.is_installed("returns"):
+        from returns.defaults import seed_rules
+        from returns.models import DispositionRule
+
+        if not DispositionRule.objects.exists():
+            seed_rules(DispositionRule)
