@@ -33,6 +33,8 @@ def test_ops_user_sees_the_seeded_exception(live_server, page):
     assert "unmapped_sku" in row.inner_text()
     # Ops can filter the queue by team and open the exception
     page.click("#changelist-filter >> text=Merchandising")
+    page.wait_for_url("**owner_team__exact=merch**")
+    page.wait_for_selector("#result_list")
     assert page.locator("#result_list tbody tr", has_text="SKU-MISSING").count() == 1
     page.click("#result_list tbody tr >> a >> nth=0")
     page.wait_for_selector("text=Seller SKU SKU-MISSING has no mapped listing")
