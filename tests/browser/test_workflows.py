@@ -32,8 +32,8 @@ def _upload(page, live_server, tmp_path, rows):
     page.goto(f"{live_server.url}/admin/catalog/listing/import/")
     page.set_input_files("input[name=import_file]", str(path))
     page.select_option("select[name=format]", label="csv")
-    page.click("form input[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form input[type=submit]")
 
 
 def test_ops_imports_listings_and_maps_an_unmapped_sku(
@@ -61,8 +61,8 @@ def test_ops_imports_listings_and_maps_an_unmapped_sku(
     fixed = bad.replace("NO-SUCH-ITEM", "LAMP-1")
     _upload(page, live_server, tmp_path, [good, fixed])
     assert "2" in page.locator(".catalog-import-summary").inner_text()
-    page.click("form input[type=submit][value='Confirm import']")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form input[type=submit][value='Confirm import']")
     skus = set(Listing.objects.filter(item__isnull=False).values_list("seller_sku", flat=True))
     assert {"MUG-US", "LAMP-US"} <= skus
 
@@ -75,7 +75,8 @@ def test_ops_imports_listings_and_maps_an_unmapped_sku(
     page.click(".field-item .select2-selection")
     page.fill(".select2-search__field", "MUG")
     page.click(".select2-results__option:has-text('MUG-1')")
-    page.click("input[name=_save]")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
     page.wait_for_selector(".messagelist")
     exc = SyncException.objects.get(object_key__endswith="/MYSTERY-9")
     assert exc.status == "resolved"
@@ -100,8 +101,8 @@ def _run_action(page, live_server, batch, action_label):
     page.goto(f"{live_server.url}/admin/settlements/journalbatch/")
     page.check(f"#result_list input[name=_selected_action][value='{batch.pk}']")
     page.select_option("select[name=action]", label=action_label)
-    page.click("button[name=index]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button[name=index]")
 
 
 def test_four_eyes_approval_in_the_browser(live_server, page, account, django_user_model):
