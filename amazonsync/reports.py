@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import itertools
 import os
 import re
 import zlib
@@ -133,12 +134,26 @@ def _decode_line(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
+BLOCK_SIZE = 1 << 17  # 128 KB: large enough to be fast, small enough to stream
+
+
 def iter_text_lines(source: ReportSource) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for every physical line, decoded, line ending removed.
 
     Handles gzip, UTF-8 BOM, UTF-16 with BOM, Windows-1252 fallback (per line), CRLF and LF.
     Binary garbage and truncated gzip raise :class:`ReportFormatError`.
     """
+    lineno = 0
+    for block in iter_text_blocks(source):
+        for text in block:
+            lineno += 1
+            yield lineno, text
+
+
+def iter_text_blocks(source: ReportSource) -> Iterator[list[str]]:
+    """The lines of :func:`iter_text_lines` (same decoding, same errors), in lists of
+    consecutive lines read BLOCK_SIZE bytes at a time: the fast path for large files.
+    Line numbers are implied: the first line of the file is line 1."""
     name = _describe(source)
     stream = open_binary(source)
     lineno = 0
@@ -152,39 +167,80 @@ def iter_text_lines(source: ReportSource) -> Iterator[tuple[int, str]]:
         _refuse_binary(stream, name)
         if first_chunk[:2] in _UTF16_BOMS:
             text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
+            block: list[str] = []
             try:
-                for lineno, line in enumerate(text, 1):  # noqa: B007
-                    yield lineno, line.rstrip("\r\n")
+                for line in text:
+                    block.append(line.rstrip("\r\n"))
+                    if len(block) >= 4096:
+                        lineno += len(block)
+                        yield block
+                        block = []
             except UnicodeDecodeError as exc:
                 raise ReportFormatError(
-                    f"invalid UTF-16 text ({exc.reason})", line=lineno + 1, source=name
+                    f"invalid UTF-16 text ({exc.reason})", line=lineno + len(block) + 1,
+                    source=name,
                 ) from None
+            if block:
+                yield block
             return
-        try:
-            for raw in stream:
-                lineno += 1
-                if b"\x00" in raw:
-                    raise ReportFormatError(
-                        "binary data (NUL bytes): this is not a text report file",
-                        line=lineno,
-                        source=name,
-                    )
-                if raw.endswith(b"\n"):
-                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-                elif raw.endswith(b"\r"):
-                    raw = raw[:-1]
-                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[3:]
-                yield lineno, _decode_line(raw)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise ReportFormatError(
-                f"the gzip file is truncated or corrupt after {lineno} lines ({exc})",
-                line=lineno + 1,
-                source=name,
-            ) from None
+        rest = b""
+        read = stream.read
+        while True:
+            try:
+                data = read(BLOCK_SIZE)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise ReportFormatError(
+                    f"the gzip file is truncated or corrupt after {lineno} lines ({exc})",
+                    line=lineno + 1,
+                    source=name,
+                ) from None
+            if data:
+                end = data.rfind(b"\n")
+                if end < 0:
+                    rest += data
+                    continue
+                chunk = rest + data[:end] if rest else data[:end]
+                rest = data[end + 1:]
+            elif rest:
+                chunk, rest = rest, b""
+            else:
+                break
+            if lineno == 0 and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[3:]
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                before = chunk.count(b"\n", 0, nul)
+                if before:
+                    good = chunk[: chunk.rfind(b"\n", 0, nul)]
+                    lines = _decode_block(good)
+                    lineno += len(lines)
+                    yield lines
+                raise ReportFormatError(
+                    "binary data (NUL bytes): this is not a text report file",
+                    line=lineno + 1,
+                    source=name,
+                )
+            lines = _decode_block(chunk)
+            lineno += len(lines)
+            yield lines
     finally:
         if stream is not source:
             stream.close()
+
+
+def _decode_block(chunk: bytes) -> list[str]:
+    """Lines of ``chunk`` (split on LF, one trailing CR removed), decoded as UTF-8, or
+    line by line with the Windows-1252 fallback when the block is not valid UTF-8."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        lines = [_decode_line(raw[:-1] if raw.endswith(b"\r") else raw)
+                 for raw in chunk.split(b"\n")]
+    else:
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 _MAGIC = {
@@ -317,14 +373,26 @@ class FlatFile:
         self.source_name = _describe(source)
         self.report = report
         self.delimiter = delimiter
-        self._lines = iter_text_lines(source)
+        self._blocks = iter_text_blocks(source)
+        self._pending: list[str] = []  # the rest of the block the header was read from
+        self._next_line = 1
         self._consumed = False
         self.header = self._read_header()
         if required:
             self.header.require(required, report=report, source=self.source_name)
 
+    def _header_lines(self) -> Iterator[tuple[int, str]]:
+        lineno = 0
+        for block in self._blocks:
+            for i, text in enumerate(block):
+                lineno += 1
+                self._pending = block[i + 1:]
+                self._next_line = lineno + 1
+                yield lineno, text
+            self._pending = []
+
     def _read_header(self) -> Header:
-        for lineno, text in self._lines:
+        for lineno, text in self._header_lines():
             if not text.strip():
                 continue
             if text.lstrip().startswith("<?xml") or text.lstrip().startswith("<"):
@@ -370,27 +438,31 @@ class FlatFile:
         width = len(self.header.names)
         delimiter = self.delimiter
         pad = [""] * width
-        for lineno, text in self._lines:
-            if not text.strip(" \t"):
-                continue  # blank line (or only separators)
-            values = text.split(delimiter)
-            n = len(values)
-            if n < width:
-                values.extend(pad[: width - n])
-            elif n > width:
-                surplus = values[width:]
-                if any(v.strip() for v in surplus):
-                    raise ReportFormatError(
-                        f"{n} values but the header has {width} columns",
-                        line=lineno,
-                        source=self.source_name,
-                    )
-                del values[width:]
-            if (" \t" in text or "\t " in text or text[0] in " \"" or text[-1] in " \""
-                    or "\t\"" in text or "\xa0" in text):
-                values = [v.strip().strip('"') if v[:1] == '"' == v[-1:] and len(v) > 1
-                          else v.strip() for v in values]
-            yield lineno, values
+        lineno = self._next_line - 1
+        pending, self._pending = self._pending, []
+        for block in itertools.chain((pending,), self._blocks):
+            for text in block:
+                lineno += 1
+                if text[:1] in " \t" and not text.strip(" \t"):
+                    continue  # blank line (or only separators)
+                values = text.split(delimiter)
+                n = len(values)
+                if n < width:
+                    values += pad[n:]
+                elif n > width:
+                    surplus = values[width:]
+                    if any(v.strip() for v in surplus):
+                        raise ReportFormatError(
+                            f"{n} values but the header has {width} columns",
+                            line=lineno,
+                            source=self.source_name,
+                        )
+                    del values[width:]
+                if (" \t" in text or "\t " in text or text[0] in " \"" or text[-1] in " \""
+                        or "\t\"" in text or "\xa0" in text):
+                    values = [v.strip().strip('"') if v[:1] == '"' == v[-1:] and len(v) > 1
+                              else v.strip() for v in values]
+                yield lineno, values
 
 
 def read_flat_file(source: ReportSource, **kwargs) -> FlatFile:

@@ -11,11 +11,13 @@ deposit date, total, currency); every other row is a line.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 
 from amazonsync.reports import (
     FlatFile,
@@ -39,6 +41,8 @@ __all__ = [
     "SettlementSummary",
     "SettlementLineData",
     "SettlementReport",
+    "LineTotals",
+    "LINE_FIELDS",
     "parse_settlement",
 ]
 
@@ -90,6 +94,21 @@ OPTIONAL_COLUMNS = frozenset(
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
 
+# The SettlementLine fields a line is stored in, in the order of :meth:`SettlementReport.
+# copy_chunks` (after the settlement's primary key).
+LINE_FIELDS: tuple[str, ...] = (
+    "line_number", "transaction_type", "order_id", "merchant_order_id", "adjustment_id",
+    "shipment_id", "marketplace_name", "amount_type", "amount_description", "amount",
+    "fulfillment_id", "posted_date", "posted_date_time", "order_item_code",
+    "merchant_order_item_id", "merchant_adjustment_item_id", "sku", "quantity_purchased",
+    "promotion_id", "extra",
+)
+
+# Rows per chunk written to COPY (about 1 MB of text).
+COPY_CHUNK = 5000
+# Bound on the per-import caches of rendered amounts, dates and quantities.
+CACHE_LIMIT = 200_000
+
 # A summary row that is not the first data row is looked for this far before the
 # parser re-reads the file (paths and bytes) instead of buffering more rows.
 BUFFER_LIMIT = 50_000
@@ -130,6 +149,82 @@ class SettlementLineData:
     quantity_purchased: int | None
     promotion_id: str
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class LineTotals:
+    """Sums gathered while the lines stream past, so that nothing has to read the stored
+    lines back: amount and count per (posted date, transaction type, amount type, amount
+    description, marketplace name) and, for the (type, amount type, description) triples
+    ``classify`` names (e.g. order principal, refund principal), the amount per order id.
+
+    ``classify(transaction_type, amount_type, amount_description)`` returns a kind name or
+    None; it is called once per distinct cell, never per line. Amounts are exact Decimals.
+    """
+
+    def __init__(self, classify: Callable[[str, str, str], str | None] | None = None) -> None:
+        self.classify = classify
+        # key -> [amount, count, {order id: amount} or None]
+        self.cells: dict[tuple[date | None, str, str, str, str], list] = {}
+        self.orders: dict[str, dict[str, Decimal]] = {}
+
+    def cell(self, key: tuple[date | None, str, str, str, str]) -> list:
+        kind = self.classify(key[1], key[2], key[3]) if self.classify is not None else None
+        cell = [Decimal("0"), 0, None if kind is None else self.orders.setdefault(kind, {})]
+        self.cells[key] = cell
+        return cell
+
+    def add(self, x: SettlementLineData) -> None:
+        key = (x.posted_date, x.transaction_type, x.amount_type, x.amount_description,
+               x.marketplace_name)
+        cell = self.cells.get(key) or self.cell(key)
+        cell[0] += x.amount
+        cell[1] += 1
+        if cell[2] is not None and x.order_id:
+            cell[2][x.order_id] = cell[2].get(x.order_id, _ZERO) + x.amount
+
+    def groups(self) -> dict[tuple[date | None, str, str, str], list]:
+        """{(first day of the posted month or None, type, amount type, description):
+        [amount, count]}"""
+        out: dict[tuple[date | None, str, str, str], list] = {}
+        for (day, ttype, atype, desc, _), (amount, count, _) in self.cells.items():
+            key = (day.replace(day=1) if day is not None else None, ttype, atype, desc)
+            group = out.get(key)
+            if group is None:
+                out[key] = [amount, count]
+            else:
+                group[0] += amount
+                group[1] += count
+        return out
+
+    def marketplaces(self) -> dict[str, int]:
+        """Lines per marketplace name, in order of first appearance."""
+        out: dict[str, int] = {}
+        for key, cell in self.cells.items():
+            out[key[4]] = out.get(key[4], 0) + cell[1]
+        return out
+
+
+_ZERO = Decimal("0")
+_NULL = "\x00"  # the reader refuses NUL bytes, so it cannot occur in a value
+
+
+def render_copy_row(prefix: str, x: SettlementLineData) -> str:
+    """One line in PostgreSQL COPY text format, in LINE_FIELDS order after ``prefix``."""
+    text = "\t".join(
+        (
+            prefix, str(x.line), x.transaction_type, x.order_id, x.merchant_order_id,
+            x.adjustment_id, x.shipment_id, x.marketplace_name, x.amount_type,
+            x.amount_description, str(x.amount), x.fulfillment_id,
+            x.posted_date.isoformat() if x.posted_date is not None else _NULL,
+            x.posted_date_time.isoformat() if x.posted_date_time is not None else _NULL,
+            x.order_item_code, x.merchant_order_item_id, x.merchant_adjustment_item_id, x.sku,
+            str(x.quantity_purchased) if x.quantity_purchased is not None else _NULL,
+            x.promotion_id, json.dumps(x.extra) if x.extra else "{}",
+        )
+    )
+    if "\\" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\r", "\\r")
+    return text.replace(_NULL, "\\N")
 
 
 class SettlementReport:
@@ -250,6 +345,189 @@ class SettlementReport:
             ):
                 continue
             yield make(lineno, values)
+
+    def copy_chunks(
+        self, *, prefix: str, totals: LineTotals | None = None, rows: int = COPY_CHUNK,
+    ) -> Iterator[tuple[bytes, int]]:
+        """The lines rendered for PostgreSQL ``COPY ... FROM STDIN`` (text format): each row
+        is ``prefix`` then the LINE_FIELDS; yields ``(chunk, number of lines)``.
+
+        Same lines, values, checks and errors as :meth:`lines` (whose conversions it reuses:
+        any line it cannot take the fast way goes through the same code), and it keeps
+        ``line_count``, ``sum_of_lines``, the fingerprint and ``totals`` up to date; but
+        it makes no per-line objects and converts each distinct amount, date and quantity
+        text once.
+        """
+        totals = totals if totals is not None else LineTotals()
+        summary = self.summary
+        header = self._file.header
+        index = header.index
+        width = len(header.names)
+        make = self._line_maker()
+        # Positions in a row's values after the appends of the fast path: '' (for missing
+        # columns), then the rendered amount, posted date, posted date-time, quantity, line
+        # number, the prefix and the extra columns' JSON.
+        empty = width
+        i_amount_text, i_posted_text, i_stamp_text, i_qty_text, i_lineno, i_prefix, \
+            i_extra = range(width + 1, width + 8)
+
+        def at(column: str) -> int:
+            return index.get(column, empty)
+
+        i_total, i_sid, i_currency, i_amount, i_posted, i_pdt, i_qty, i_ttype, i_atype, \
+            i_desc, i_mkt, i_order = (
+                at(c) for c in ("total-amount", "settlement-id", "currency", "amount",
+                                "posted-date", "posted-date-time", "quantity-purchased",
+                                "transaction-type", "amount-type", "amount-description",
+                                "marketplace-name", "order-id")
+            )
+        field_positions = {
+            "line_number": i_lineno, "amount": i_amount_text, "posted_date": i_posted_text,
+            "posted_date_time": i_stamp_text, "quantity_purchased": i_qty_text,
+        }
+        positions = [i_prefix] + [
+            field_positions.get(name) or at(name.replace("_", "-"))
+            for name in LINE_FIELDS[:-1]
+        ] + [i_extra]
+        row_of = itemgetter(*positions)
+        canonical_of = itemgetter(
+            *([at(c) for c in COLUMNS] + [index[c] for c in sorted(self.extra_columns)])
+        )
+        extras = [(c, index[c]) for c in self.extra_columns]
+        expected_sid = summary.settlement_id
+        places = currency_places(summary.currency)
+        skip = {summary.line, self._reopen_skip}
+        dumps = json.dumps
+        cells = totals.cells
+        new_cell = totals.cell
+        null = "\\N"
+        # raw text -> (value, COPY text); filled from the results of the full conversion.
+        amounts: dict[str, tuple[Decimal, str]] = {"": (_ZERO, str(_ZERO))}
+        dates: dict[str, tuple[date, str]] = {}
+        times: dict[str, tuple[datetime | None, str]] = {"": (None, null)}
+        quantities: dict[str, str] = {"": null}
+        digest = self._digest.update
+
+        out: list[str] = []
+        prints: list[str] = []
+        count = 0
+        total = _ZERO
+
+        def flush_prints() -> None:
+            if prints:
+                prints.append("")
+                digest("\x1e".join(prints).encode())
+                prints.clear()
+
+        def slow(lineno: int, values: list[str]) -> None:
+            # The full conversion (raises the parser's errors), then remember its results.
+            nonlocal count, total
+            flush_prints()
+            before = self.line_count, self.sum_of_lines
+            x = make(lineno, values[:width])
+            self.line_count, self.sum_of_lines = before  # counted below with the others
+            count += 1
+            total += x.amount
+            totals.add(x)
+            out.append(render_copy_row(prefix, x))
+            if len(dates) + len(times) > CACHE_LIMIT:
+                for cache in (dates, times):
+                    seed = cache.get("")
+                    cache.clear()
+                    if seed is not None:
+                        cache[""] = seed
+            raw = values[i_amount]
+            if raw:
+                amounts[raw] = (x.amount, str(x.amount))
+            raw = values[i_posted]
+            if raw and x.posted_date is not None:
+                dates[raw] = (x.posted_date, x.posted_date.isoformat())
+            raw = values[i_pdt]
+            if raw and x.posted_date_time is not None:
+                times[raw] = (x.posted_date_time, x.posted_date_time.isoformat())
+            raw = values[i_qty]
+            if raw and x.quantity_purchased is not None and len(quantities) < 10_000:
+                quantities[raw] = str(x.quantity_purchased)
+
+        def emit() -> tuple[bytes, int]:
+            nonlocal count, total
+            flush_prints()
+            self.line_count += count
+            self.sum_of_lines += total
+            chunk = ("\n".join(out) + "\n").encode()
+            n = count
+            out.clear()
+            count = 0
+            total = _ZERO
+            return chunk, n
+
+        for row in self._buffer:
+            slow(row.line, [*row.values, ""])
+        self._buffer = []
+        for lineno, values in self._raw:
+            if values[i_total] and (
+                lineno in skip or self._is_repeated_summary(Row(lineno, values, header))
+            ):
+                continue
+            values.append("")
+            if values[i_sid] != expected_sid or values[i_currency]:
+                slow(lineno, values)
+            else:
+                raw = values[i_amount]
+                amount = amounts.get(raw)
+                if amount is None:
+                    try:  # the conversion make() uses; its errors are raised by slow()
+                        value = parse_amount(raw, places=places)
+                    except ValueError:
+                        pass
+                    else:
+                        amount = amounts[raw] = (value, str(value))
+                        if len(amounts) > CACHE_LIMIT:
+                            amounts.clear()
+                            amounts[""] = (_ZERO, str(_ZERO))
+                posted = dates.get(values[i_posted])
+                stamp = times.get(values[i_pdt])
+                quantity = quantities.get(values[i_qty])
+                fingerprint = "\x1f".join(canonical_of(values))
+                if (amount is None or stamp is None or quantity is None
+                        or "\\" in fingerprint or "\r" in fingerprint):
+                    slow(lineno, values)
+                else:
+                    if posted is None:
+                        if values[i_posted]:
+                            slow(lineno, values)
+                            continue
+                        day = stamp[0].date() if stamp[0] is not None else None
+                        posted_text = day.isoformat() if day is not None else null
+                    else:
+                        day, posted_text = posted
+                    key = (day, values[i_ttype], values[i_atype], values[i_desc],
+                           values[i_mkt])
+                    cell = cells.get(key) or new_cell(key)
+                    value = amount[0]
+                    cell[0] += value
+                    cell[1] += 1
+                    if cell[2] is not None and values[i_order]:
+                        orders = cell[2]
+                        order = values[i_order]
+                        orders[order] = orders.get(order, _ZERO) + value
+                    total += value
+                    count += 1
+                    prints.append(fingerprint)
+                    if extras:
+                        extra = {c: values[i] for c, i in extras if values[i]}
+                        text = dumps(extra) if extra else "{}"
+                        if "\\" in text:
+                            text = text.replace("\\", "\\\\")
+                    else:
+                        text = "{}"
+                    values += (amount[1], posted_text, stamp[1], quantity, str(lineno), prefix,
+                               text)
+                    out.append("\t".join(row_of(values)))
+            if count >= rows:
+                yield emit()
+        if count or out:
+            yield emit()
 
     @property
     def fingerprint(self) -> str:

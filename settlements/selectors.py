@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.db import connection
 from django.db.models import Count, Q, Sum
+from django.db.models.expressions import RawSQL
 
 from amazonsync.reports import quantize_money
 
@@ -110,7 +112,7 @@ def _order_model():
     if line_model is not None and "item_price" in line_names and "order" in line_names \
             and line_model._meta.db_table in tables:
         def principal(ids, account_id):
-            qs = line_model.objects.filter(**{f"order__{id_field}__in": ids})
+            qs = line_model.objects.filter(**{f"order__{id_field}__in": _id_list(ids)})
             if "account" in names:
                 qs = qs.filter(order__account_id=account_id)
             return qs.values_list(f"order__{id_field}").annotate(total=Sum("item_price"))
@@ -120,13 +122,13 @@ def _order_model():
             return None
 
         def principal(ids, account_id):
-            qs = order_model.objects.filter(**{f"{id_field}__in": ids})
+            qs = order_model.objects.filter(**{f"{id_field}__in": _id_list(ids)})
             if "account" in names:
                 qs = qs.filter(account_id=account_id)
             return qs.values_list(id_field, amount_field)
 
     def existing(ids, account_id):
-        qs = order_model.objects.filter(**{f"{id_field}__in": ids})
+        qs = order_model.objects.filter(**{f"{id_field}__in": _id_list(ids)})
         if "account" in names:
             qs = qs.filter(account_id=account_id)
         return set(qs.values_list(id_field, flat=True))
@@ -134,37 +136,77 @@ def _order_model():
     return existing, principal
 
 
-def order_reconciliation(settlement: Settlement, *, limit: int = 10_000):
+def order_line_kind(transaction_type: str, amount_type: str, amount_description: str):
+    """'principal' for order principal lines, 'refund' for refunded principal, else None
+    (case-insensitive, like the ``iexact`` filters of :func:`order_reconciliation`)."""
+    if amount_type.upper() != "ITEMPRICE" or amount_description.upper() != "PRINCIPAL":
+        return None
+    return {"ORDER": "principal", "REFUND": "refund"}.get(transaction_type.upper())
+
+
+ID_BATCH = 5000
+
+
+def _id_batch() -> int:
+    return 1_000_000 if connection.vendor == "postgresql" else ID_BATCH
+
+
+def _id_list(ids):
+    """A list of order ids as one array parameter on PostgreSQL (thousands of ids would
+    otherwise be thousands of query parameters); a queryset or other backends: as is."""
+    if isinstance(ids, list) and connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", (ids,))
+    return ids
+
+
+def order_reconciliation(settlement: Settlement, *, limit: int = 10_000, totals=None):
     """Order principal in the settlement vs our orders: missing orders, amount mismatches,
-    refunds without an order. None when skipped (no orders app)."""
+    refunds without an order. None when skipped (no orders app).
+
+    ``totals``: the :class:`settlements.parsers.LineTotals` of the import (per-order
+    principal gathered while the lines streamed); without them the lines are read in SQL.
+    """
     found = _order_model()
     if found is None:
         return None
     existing, principal_of = found
-    lines = SettlementLine.objects.filter(settlement=settlement).exclude(order_id="")
-    principal = dict(
-        lines.filter(
-            transaction_type__iexact="Order", amount_type__iexact="ItemPrice",
-            amount_description__iexact="Principal",
+    if totals is not None:
+        def first(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+            return {k: v for k, v in itertools.islice(amounts.items(), limit) if k}
+
+        principal = first(totals.orders.get("principal", {}))
+        refunds = first(totals.orders.get("refund", {}))
+        ids = sorted(set(principal) | set(refunds))
+        known: set[str] = set()
+        for i in range(0, len(ids), _id_batch()):
+            known |= existing(ids[i:i + _id_batch()], settlement.account_id)
+    else:
+        lines = SettlementLine.objects.filter(settlement=settlement).exclude(order_id="")
+        principal = dict(
+            lines.filter(
+                transaction_type__iexact="Order", amount_type__iexact="ItemPrice",
+                amount_description__iexact="Principal",
+            )
+            .values_list("order_id")
+            .annotate(total=Sum("amount"))
+            .order_by()[:limit]
         )
-        .values_list("order_id")
-        .annotate(total=Sum("amount"))
-        .order_by()[:limit]
-    )
-    refunds = dict(
-        lines.filter(transaction_type__iexact="Refund", amount_type__iexact="ItemPrice",
-                     amount_description__iexact="Principal")
-        .values_list("order_id")
-        .annotate(total=Sum("amount"))
-        .order_by()[:limit]
-    )
-    wanted = lines.filter(
-        Q(transaction_type__iexact="Order") | Q(transaction_type__iexact="Refund")
-    ).values("order_id").distinct()
-    known = existing(wanted, settlement.account_id)
+        refunds = dict(
+            lines.filter(transaction_type__iexact="Refund", amount_type__iexact="ItemPrice",
+                         amount_description__iexact="Principal")
+            .values_list("order_id")
+            .annotate(total=Sum("amount"))
+            .order_by()[:limit]
+        )
+        wanted = lines.filter(
+            Q(transaction_type__iexact="Order") | Q(transaction_type__iexact="Refund")
+        ).values("order_id").distinct()
+        known = existing(wanted, settlement.account_id)
     ours: dict[str, Decimal] = {}
-    for order_id, amount in principal_of(known & set(principal), settlement.account_id):
-        ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
+    mine = sorted(known & set(principal))
+    for i in range(0, len(mine), _id_batch()):
+        for order_id, amount in principal_of(mine[i:i + _id_batch()], settlement.account_id):
+            ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
     result = OrderReconciliation(orders_checked=len(set(principal) | set(refunds)))
     currency = settlement.currency
     for order_id, amount in sorted(principal.items()):

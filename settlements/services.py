@@ -6,7 +6,6 @@ from __future__ import annotations
 import calendar
 import csv
 import io
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from amazonsync.models import SyncException, Team
+from amazonsync.money import fmt as fmt_money
 from amazonsync.reports import ReportFormatError, ReportSource, currency_places, quantize_money
 from amazonsync.services import exception_record, exception_resolve, register_retry
 from marketplaces.models import Marketplace, SellerAccount
@@ -33,7 +33,13 @@ from .models import (
     Settlement,
     SettlementLine,
 )
-from .parsers import SettlementLineData, SettlementReport, parse_settlement
+from .parsers import (
+    LINE_FIELDS,
+    LineTotals,
+    SettlementLineData,
+    SettlementReport,
+    parse_settlement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +49,7 @@ PREVIOUS_RESERVE = "previous reserve amount balance"
 CURRENT_RESERVE = "current reserve amount"
 ACCOUNTING_GROUP = "Accounting"
 SQLITE_BATCH = 5000
-
-LINE_FIELDS = (
-    "line_number", "transaction_type", "order_id", "merchant_order_id", "adjustment_id",
-    "shipment_id", "marketplace_name", "amount_type", "amount_description", "amount",
-    "fulfillment_id", "posted_date", "posted_date_time", "order_item_code",
-    "merchant_order_item_id", "merchant_adjustment_item_id", "sku", "quantity_purchased",
-    "promotion_id", "extra",
-)
+PROGRESS_STEP = 10_000
 
 
 class SettlementError(Exception):
@@ -81,30 +80,49 @@ class ImportResult:
 
 
 class _Tally:
-    """Count, progress and marketplace names seen while lines stream past."""
+    """Count, progress and line totals while lines stream past."""
 
     def __init__(self, report: SettlementReport, progress: Callable[[int], None] | None):
+        from .selectors import order_line_kind
+
         self.report = report
-        self.marketplaces: dict[str, int] = defaultdict(int)
+        self.totals = LineTotals(classify=order_line_kind)
         self.progress = progress
         self.count = 0
+        self._unreported = 0
+
+    def advance(self, n: int) -> None:
+        self.count += n
+        if self.progress is not None:
+            self._unreported += n
+            if self._unreported >= PROGRESS_STEP:
+                self.progress(self._unreported)
+                self._unreported = 0
+
+    def done(self) -> None:
+        if self.progress is not None and self._unreported:
+            self.progress(self._unreported)
+            self._unreported = 0
 
     def watch(self, lines: Iterable[SettlementLineData]) -> Iterator[SettlementLineData]:
-        names = self.marketplaces
-        progress = self.progress
+        add = self.totals.add
         count = 0
-        last_name = None
         for line in lines:
-            if line.marketplace_name != last_name:
-                last_name = line.marketplace_name
-            names[last_name] += 1
+            add(line)
             count += 1
-            if progress is not None and not count % 10_000:
-                progress(10_000)
+            if count == PROGRESS_STEP:
+                self.advance(count)
+                count = 0
             yield line
-        if progress is not None and count % 10_000:
-            progress(count % 10_000)
-        self.count = count
+        self.advance(count)
+        self.done()
+
+    def chunks(self, prefix: str) -> Iterator[bytes]:
+        """The lines as COPY text chunks (see SettlementReport.copy_chunks)."""
+        for chunk, n in self.report.copy_chunks(prefix=prefix, totals=self.totals):
+            self.advance(n)
+            yield chunk
+        self.done()
 
     @property
     def fingerprint(self) -> str:
@@ -134,7 +152,7 @@ def settlement_import(
     ).first()
     tally = _Tally(report, progress)
     if existing is not None:
-        for _ in tally.watch(report.lines()):
+        for _ in tally.chunks("0"):  # the fingerprint, without storing anything
             pass
         if tally.fingerprint == existing.fingerprint:
             return ImportResult(settlement=existing, created=False)
@@ -180,15 +198,16 @@ def settlement_import(
             report_document_id=report_document_id[:255],
             imported_at=timezone.now(),
         )
-        _store_lines(settlement, tally.watch(report.lines()))
+        _store_lines(settlement, tally)
         settlement.line_count = report.line_count
         settlement.sum_of_lines = report.sum_of_lines
         settlement.fingerprint = tally.fingerprint
-        settlement.marketplace = _marketplace_for(tally.marketplaces, account)
+        settlement.marketplace = _marketplace_for(tally.totals.marketplaces(), account)
         settlement.save(
             update_fields=["line_count", "sum_of_lines", "fingerprint", "marketplace"]
         )
-        settlement_journal_build(settlement=settlement, run=run)
+        # The lines were totalled while they streamed: nothing reads them back.
+        settlement_journal_build(settlement=settlement, run=run, totals=tally.totals)
         settlement.refresh_from_db()
     return ImportResult(settlement=settlement, created=True)
 
@@ -197,48 +216,23 @@ def _object_key(account: SellerAccount, settlement_id: str) -> str:
     return f"{account.selling_partner_id}/{settlement_id}"
 
 
-def _store_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:
+def _store_lines(settlement: Settlement, tally: _Tally) -> None:
     if connection.vendor == "postgresql":
-        _copy_lines(settlement, lines)
+        _copy_lines(settlement, tally)
     else:
-        _bulk_create_lines(settlement, lines)
+        _bulk_create_lines(settlement, tally.watch(tally.report.lines()))
 
 
-def _copy_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:
-    """PostgreSQL COPY in text format, rows rendered here and sent in large chunks."""
+def _copy_lines(settlement: Settlement, tally: _Tally) -> None:
+    """PostgreSQL COPY in text format: rows rendered by the parser, sent in ~1 MB chunks."""
     columns = ", ".join(("settlement_id", *LINE_FIELDS))
     table = SettlementLine._meta.db_table
-    sid = str(settlement.pk)
-    dumps = json.dumps
-    null = "\x00"  # the parser refuses NUL bytes, so it cannot occur in a value
-    chunk: list[str] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg 3 cursor
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for x in lines:
-                text = "\t".join(
-                    (
-                        sid, str(x.line), x.transaction_type, x.order_id, x.merchant_order_id,
-                        x.adjustment_id, x.shipment_id, x.marketplace_name, x.amount_type,
-                        x.amount_description, str(x.amount), x.fulfillment_id,
-                        x.posted_date.isoformat() if x.posted_date is not None else null,
-                        x.posted_date_time.isoformat() if x.posted_date_time is not None
-                        else null,
-                        x.order_item_code, x.merchant_order_item_id,
-                        x.merchant_adjustment_item_id, x.sku,
-                        str(x.quantity_purchased) if x.quantity_purchased is not None
-                        else null,
-                        x.promotion_id, dumps(x.extra) if x.extra else "{}",
-                    )
-                )
-                if "\\" in text or "\r" in text:
-                    text = text.replace("\\", "\\\\").replace("\r", "\\r")
-                chunk.append(text)
-                if len(chunk) >= 5000:
-                    copy.write(("\n".join(chunk) + "\n").replace(null, "\\N").encode())
-                    chunk = []
-            if chunk:
-                copy.write(("\n".join(chunk) + "\n").replace(null, "\\N").encode())
+            write = copy.write
+            for chunk in tally.chunks(str(settlement.pk)):
+                write(chunk)
 
 
 def _bulk_create_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:
@@ -389,16 +383,26 @@ class _Group:
     count: int
 
 
-def settlement_line_groups(settlement: Settlement) -> list[_Group]:
-    """Lines summed by accounting month and (type, amount type, description), in SQL."""
+def settlement_line_groups(
+    settlement: Settlement, *, totals: LineTotals | None = None
+) -> list[_Group]:
+    """Lines summed by accounting month and (type, amount type, description): from the
+    totals gathered while the lines were imported, else in SQL."""
+    if totals is not None:
+        rows = [
+            {"month": month, "transaction_type": t, "amount_type": a, "amount_description": d,
+             "total": amount, "n": n}
+            for (month, t, a, d), (amount, n) in totals.groups().items()
+        ]
+    else:
+        rows = (
+            SettlementLine.objects.filter(settlement=settlement)
+            .annotate(month=TruncMonth("posted_date"))
+            .values("month", "transaction_type", "amount_type", "amount_description")
+            .annotate(total=Sum("amount"), n=Count("id"))
+            .order_by()
+        )
     fallback = _period_of(settlement.end_date.date())
-    rows = (
-        SettlementLine.objects.filter(settlement=settlement)
-        .annotate(month=TruncMonth("posted_date"))
-        .values("month", "transaction_type", "amount_type", "amount_description")
-        .annotate(total=Sum("amount"), n=Count("id"))
-        .order_by()
-    )
     merged: dict[tuple, _Group] = {}
     for row in rows:
         month = row["month"]
@@ -444,14 +448,16 @@ def _signed_line(gl_id: int, role: str, day: date, amount: Decimal, memo: str):
     return (gl_id, role, day, -amount, ZERO, memo)
 
 
-def _plan_journal(settlement: Settlement) -> dict[date, _Plan]:
+def _plan_journal(
+    settlement: Settlement, totals: LineTotals | None = None
+) -> dict[date, _Plan]:
     currency = settlement.currency
     mapper = GLMapper()
     clearing = _special_account(GLAccount.Role.AMAZON_CLEARING)
     bank = _special_account(GLAccount.Role.BANK_CLEARING)
     plans: dict[date, _Plan] = {}
     per_account: dict[date, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for g in settlement_line_groups(settlement):
+    for g in settlement_line_groups(settlement, totals=totals):
         plan = plans.setdefault(g.period, _Plan(g.period))
         rule = mapper.rule_for(
             g.transaction_type, g.amount_type, g.amount_description, settlement.marketplace_id
@@ -532,8 +538,14 @@ def _write_lines(batch: JournalBatch, plan_lines: list[tuple], currency: str) ->
     batch.credit_total = totals["c"] or ZERO
 
 
-def settlement_journal_build(*, settlement: Settlement, user=None, run=None) -> list[JournalBatch]:
+def settlement_journal_build(
+    *, settlement: Settlement, user=None, run=None, totals: LineTotals | None = None,
+) -> list[JournalBatch]:
     """(Re)build the settlement's journal batches, one per accounting month.
+
+    ``totals``: the line totals gathered while the import streamed the lines (only the
+    import passes them, in the transaction that stored those lines); without them the
+    stored lines are summed in SQL.
 
     Draft and ready batches are rebuilt (a ready batch whose lines change goes back to
     draft); approved and exported batches are never touched. A month whose batch was
@@ -542,7 +554,7 @@ def settlement_journal_build(*, settlement: Settlement, user=None, run=None) -> 
     """
     with transaction.atomic():
         settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
-        plans = _plan_journal(settlement)
+        plans = _plan_journal(settlement, totals)
         active = {b.period: b for b in _active_batches(settlement)}
         touched: list[JournalBatch] = []
         for period, plan in sorted(plans.items()):
@@ -598,7 +610,7 @@ def settlement_journal_build(*, settlement: Settlement, user=None, run=None) -> 
             groups = [g for p in plans.values() for g in p.unmapped_groups]
             described = "; ".join(
                 f"{g['transaction_type']} / {g['amount_type']} / {g['amount_description']}"
-                f" ({g['lines']} lines, {g['amount']})"
+                f" ({g['lines']} lines, {fmt_money(Decimal(g['amount']), settlement.currency)})"
                 for g in groups[:10]
             )
             exception_record(
@@ -618,7 +630,7 @@ def settlement_journal_build(*, settlement: Settlement, user=None, run=None) -> 
             )
         settlement.unmapped_lines = unmapped
         settlement.save(update_fields=["unmapped_lines"])
-        settlement_reconcile(settlement=settlement)
+        settlement_reconcile(settlement=settlement, totals=totals)
         return touched
 
 
@@ -817,17 +829,30 @@ def settlement_record_deposit(
         return settlement_reconcile(settlement=settlement)
 
 
-def _reserve_sums(settlement: Settlement) -> tuple[Decimal, Decimal]:
-    rows = (
-        SettlementLine.objects.filter(settlement=settlement)
-        .filter(
-            Q(transaction_type__iexact=PREVIOUS_RESERVE)
-            | Q(transaction_type__iexact=CURRENT_RESERVE)
-            | Q(amount_description__iexact=PREVIOUS_RESERVE)
-            | Q(amount_description__iexact=CURRENT_RESERVE)
+def _is_reserve(value: str) -> bool:
+    return value.upper() in (PREVIOUS_RESERVE.upper(), CURRENT_RESERVE.upper())
+
+
+def _reserve_sums(
+    settlement: Settlement, totals: LineTotals | None = None
+) -> tuple[Decimal, Decimal]:
+    if totals is not None:
+        rows = [
+            (ttype, desc, amount)
+            for (_, ttype, _, desc), (amount, _) in totals.groups().items()
+            if _is_reserve(ttype) or _is_reserve(desc)
+        ]
+    else:
+        rows = (
+            SettlementLine.objects.filter(settlement=settlement)
+            .filter(
+                Q(transaction_type__iexact=PREVIOUS_RESERVE)
+                | Q(transaction_type__iexact=CURRENT_RESERVE)
+                | Q(amount_description__iexact=PREVIOUS_RESERVE)
+                | Q(amount_description__iexact=CURRENT_RESERVE)
+            )
+            .values_list("transaction_type", "amount_description", "amount")
         )
-        .values_list("transaction_type", "amount_description", "amount")
-    )
     previous = current = ZERO
     for ttype, desc, amount in rows:
         kind = ttype.lower() if ttype.lower() in (PREVIOUS_RESERVE, CURRENT_RESERVE) else (
@@ -852,8 +877,12 @@ def previous_settlement(settlement: Settlement) -> Settlement | None:
     )
 
 
-def settlement_reconcile(*, settlement: Settlement) -> Settlement:
-    """Recompute internal, journal, deposit and reserve drift (and order issues)."""
+def settlement_reconcile(
+    *, settlement: Settlement, totals: LineTotals | None = None
+) -> Settlement:
+    """Recompute internal, journal, deposit and reserve drift (and order issues).
+
+    ``totals``: see :func:`settlement_journal_build` (the import's line totals)."""
     from .selectors import order_reconciliation
 
     s = settlement
@@ -869,7 +898,7 @@ def settlement_reconcile(*, settlement: Settlement) -> Settlement:
     s.deposit_drift = (
         None if s.bank_deposit_amount is None else s.total_amount - s.bank_deposit_amount
     )
-    s.previous_reserve, s.current_reserve = _reserve_sums(s)
+    s.previous_reserve, s.current_reserve = _reserve_sums(s, totals)
     before = previous_settlement(s)
     if before is None:
         s.reserve_drift = None
@@ -877,7 +906,7 @@ def settlement_reconcile(*, settlement: Settlement) -> Settlement:
         # Amazon releases last time's held reserve (negative) as this time's previous
         # reserve balance (positive): they must cancel out.
         s.reserve_drift = s.previous_reserve + before.current_reserve
-    orders = order_reconciliation(s)
+    orders = order_reconciliation(s, totals=totals)
     s.order_issues = None if orders is None else len(orders.issues)
     s.has_drift = bool(
         s.internal_drift

@@ -1,0 +1,175 @@
+"""The fast import path (SettlementReport.copy_chunks + LineTotals) must give exactly what the
+reference path gives: the rows rendered from ``lines()``, the same totals, fingerprint and
+errors; and the streamed totals must equal what SQL computes from the stored lines."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from amazonsync.reports import ReportFormatError
+from settlements.parsers import COLUMNS, LineTotals, parse_settlement, render_copy_row
+from settlements.selectors import order_line_kind
+from tests.settlements.settlement_samples import (
+    DEFAULT_LINES,
+    make_rows,
+    render,
+    settlement_file,
+)
+
+
+def reference(data: bytes, prefix: str = "42"):
+    report = parse_settlement(data)
+    totals = LineTotals(classify=order_line_kind)
+    rows = []
+    for x in report.lines():
+        totals.add(x)
+        rows.append(render_copy_row(prefix, x))
+    text = ("\n".join(rows) + "\n") if rows else ""
+    return report, totals, text
+
+
+def fast(data: bytes, prefix: str = "42", rows: int = 3):
+    report = parse_settlement(data)
+    totals = LineTotals(classify=order_line_kind)
+    chunks = list(report.copy_chunks(prefix=prefix, totals=totals, rows=rows))
+    text = b"".join(c for c, _ in chunks).decode()
+    assert sum(n for _, n in chunks) == report.line_count
+    return report, totals, text
+
+
+def quirky_lines() -> list[dict[str, str]]:
+    lines = [dict(x) for x in DEFAULT_LINES]
+    lines[0]["amount"] = "1.234,56"  # EU decimals
+    lines[1]["posted-date"] = "30.01.2024"  # EU date
+    lines[2]["posted-date"] = ""  # date from posted-date-time
+    lines[2]["posted-date-time"] = "2024-01-31 23:30:00 PST"
+    lines[3]["quantity-purchased"] = "007"
+    lines[4]["sku"] = "back\\slash"
+    lines[5]["promotion-id"] = "with\rcarriage return"
+    lines[6]["posted-date-time"] = "15.01.2024 08:00:00 UTC"
+    lines[7]["amount"] = ""  # no amount: zero
+    lines[8]["currency"] = "eur"  # same currency, lower case
+    lines[9]["order-item-code"] = "000123"
+    lines.append({"transaction-type": "Order", "amount-type": "ItemPrice",
+                  "amount-description": "PRINCIPAL", "amount": "-0.00",
+                  "posted-date": "2024-02-29", "order-id": "302-1234567-1234567"})
+    lines.append({"transaction-type": "Refund", "amount-type": "itemprice",
+                  "amount-description": "principal", "amount": "(12.00)",
+                  "posted-date": "2024-03-01", "order-id": "302-7654321-7654321"})
+    return lines
+
+
+def variants():
+    lines = quirky_lines()
+    total = str(sum((Decimal(x) for x in ("1234.56", "19.00", "4.99", "-15.75", "-3.22",
+                                            "-4.99", "50.00", "0", "-20.00", "3.00", "30.00",
+                                            "-25.00", "-39.00", "0", "-12.00")), Decimal(0)))
+    yield "default", settlement_file()
+    yield "crlf-bom-gzip", settlement_file(newline="\r\n", bom=True, gzip=True)
+    yield "quirky", settlement_file(lines, total=total)
+    reordered = list(reversed(COLUMNS)) + ["zz-extra", "aa-extra"]
+    rows = make_rows(lines, total=total)
+    for i, row in enumerate(rows[1:]):
+        row["zz-extra"] = f'v"{i}\\' if i % 3 == 0 else ""
+        row["aa-extra"] = "ü" if i % 2 else ""
+    yield "reordered-extras", render(rows, columns=reordered)
+    short = [c for c in COLUMNS if c not in ("promotion-id", "posted-date-time",
+                                             "quantity-purchased", "marketplace-name")]
+    plain = [{k: v for k, v in x.items() if k != "posted-date-time"} for x in DEFAULT_LINES]
+    yield "missing-optional", render(make_rows(plain), columns=short)
+    rows = make_rows()
+    rows = [rows[1], rows[0], *rows[2:], dict(rows[0])]  # summary second and repeated
+    yield "summary-later", render(rows)
+    rnd = random.Random(7)
+    many = []
+    for i in range(400):
+        x = dict(DEFAULT_LINES[i % len(DEFAULT_LINES)])
+        x["amount"] = f"{rnd.randint(-99999, 99999) / 100:.2f}"
+        x["posted-date"] = f"2024-0{1 + i % 3}-{1 + i % 28:02d}"
+        x["order-id"] = f"302-{i % 37:07d}-0000000"
+        many.append(x)
+    yield "many", settlement_file(many)
+
+
+@pytest.mark.parametrize("name,data", list(variants()), ids=[n for n, _ in variants()])
+def test_copy_chunks_equal_the_reference_rendering(name, data):
+    ref_report, ref_totals, ref_text = reference(data)
+    report, totals, text = fast(data)
+    assert text == ref_text
+    assert report.line_count == ref_report.line_count > 0
+    assert report.sum_of_lines == ref_report.sum_of_lines
+    assert report.fingerprint == ref_report.fingerprint
+    assert totals.cells == ref_totals.cells
+    assert totals.orders == ref_totals.orders
+    assert totals.groups() == ref_totals.groups()
+    assert list(totals.marketplaces().items()) == list(ref_totals.marketplaces().items())
+    assert sum((g[0] for g in totals.groups().values()), Decimal(0)) == report.sum_of_lines
+
+
+def test_copy_chunks_of_the_quirky_file_render_nulls_and_escapes():
+    lines = quirky_lines()
+    _, _, text = fast(settlement_file(lines, total="0"))
+    rows = text.splitlines()
+    assert "back\\\\slash" in rows[4]
+    assert "with\\rcarriage return" in rows[5]
+    assert "\t\\N\t" in rows[0]  # no posted-date-time
+    assert "\t7\t" in rows[3]  # quantity 007
+
+
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        ({"amount": "12,34,5"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"posted-date": "2024-13-45"}, "posted-date"),
+        ({"quantity-purchased": "x"}, "quantity-purchased"),
+        ({"settlement-id": "999"}, "two settlement ids"),
+        ({"settlement-id": ""}, "settlement-id is empty"),
+        ({"currency": "USD"}, "two currencies"),
+    ],
+)
+def test_copy_chunks_raise_the_reference_errors(change, fragment):
+    lines = [dict(x) for x in DEFAULT_LINES]
+    lines[5].update({k: v for k, v in change.items() if k != "settlement-id"})
+    rows = make_rows(lines, total="91.53")
+    if "settlement-id" in change:
+        rows[6]["settlement-id"] = change["settlement-id"]
+    data = render(rows)
+    with pytest.raises(ReportFormatError) as ref:
+        reference(data)
+    with pytest.raises(ReportFormatError) as got:
+        fast(data)
+    assert str(got.value) == str(ref.value)
+    assert fragment in str(got.value)
+
+
+@pytest.mark.django_db
+def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
+    from settlements import services
+    from settlements.selectors import order_reconciliation
+
+    lines = quirky_lines()
+    data = settlement_file(lines, total="1210.57")
+    result = services.settlement_import(account=account, source=data)
+    s = result.settlement
+    report = parse_settlement(data)
+    totals = LineTotals(classify=order_line_kind)
+    for _ in report.copy_chunks(prefix="0", totals=totals):
+        pass
+    groups = [(g.period, g.transaction_type, g.amount_type, g.amount_description, g.amount,
+               g.count) for g in services.settlement_line_groups(s)]
+    streamed = [(g.period, g.transaction_type, g.amount_type, g.amount_description, g.amount,
+                 g.count) for g in services.settlement_line_groups(s, totals=totals)]
+    assert streamed == groups
+    assert services._reserve_sums(s, totals) == services._reserve_sums(s)
+    sql = order_reconciliation(s)
+    mine = order_reconciliation(s, totals=totals)
+    assert (sql is None) == (mine is None)
+    if sql is not None:
+        assert mine.orders_checked == sql.orders_checked
+        assert mine.issues == sql.issues
+    assert s.line_count == report.line_count and s.sum_of_lines == report.sum_of_lines
+    assert s.fingerprint == report.fingerprint
