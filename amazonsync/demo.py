@@ -144,6 +144,11 @@ def demo_load(
                         raise
                     continue
                 module.load(ctx)
+    from .schedules import schedules_sync
+
+    scheduled = schedules_sync()
+    log(f"schedules: {scheduled.created} created, {scheduled.removed} removed, "
+        f"{scheduled.unchanged} kept")
     return {
         "account": str(account),
         "sandbox_url": sandbox_url,

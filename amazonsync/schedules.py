@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import transaction
 from django_q.models import Schedule
 
@@ -35,6 +36,7 @@ FALLBACK_MINUTES = 60
 # Housekeeping tasks that are not flows.
 HOUSEKEEPING = {
     "health snapshot": ("amazonsync.tasks.health_snapshot", Schedule.DAILY, None),
+    "refund matching": ("returns.tasks.match_refunds_all", Schedule.DAILY, None),
 }
 
 
@@ -79,6 +81,8 @@ def schedules_sync() -> ScheduleSync:
             )
             result.created += 1
         for name, (func, schedule_type, minutes) in HOUSEKEEPING.items():
+            if not apps.is_installed(func.split(".")[0]):
+                continue
             Schedule.objects.get_or_create(
                 name=name,
                 defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes,

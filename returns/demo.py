@@ -4,28 +4,11 @@ DEMO_APPS)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from amazonsync.services import flow_run
 from marketplaces.models import AccountMarketplace
 
 from .models import ReimbursementCandidate, ReturnEvent
 from .services import disposition_rules_ensure, refunds_match
-
-
-@contextlib.contextmanager
-def _quick_report_polling() -> Iterator[None]:
-    """The local sandbox finishes a report after two polls; poll it every 0.1 s rather
-    than after Amazon's 5 s, 10 s... so the demo loads in seconds. Restored afterwards."""
-    from amazonsync.spapi.client import SpApiClient
-
-    saved = (SpApiClient.poll_initial, SpApiClient.poll_max)
-    SpApiClient.poll_initial, SpApiClient.poll_max = 0.1, 0.2
-    try:
-        yield
-    finally:
-        SpApiClient.poll_initial, SpApiClient.poll_max = saved
 
 
 def load(ctx) -> None:
@@ -36,12 +19,12 @@ def load(ctx) -> None:
         return
     links = (AccountMarketplace.objects.filter(account=ctx.account, returns=True)
              .select_related("marketplace").order_by("marketplace__code"))
-    with _quick_report_polling():
-        for link in links:
-            run = flow_run(flow="returns", account_id=ctx.account.pk,
-                           marketplace_id=link.marketplace_id)
-            ctx.log(f"returns {link.marketplace.code}: {run.status} (created {run.created}, "
-                    f"updated {run.updated}, unchanged {run.unchanged}, failed {run.failed})")
+    # the demo loader runs flows on a simulated clock: report polling costs no real time
+    for link in links:
+        run = flow_run(flow="returns", account_id=ctx.account.pk,
+                       marketplace_id=link.marketplace_id)
+        ctx.log(f"returns {link.marketplace.code}: {run.status} (created {run.created}, "
+                f"updated {run.updated}, unchanged {run.unchanged}, failed {run.failed})")
     counts = refunds_match(account=ctx.account)
     returns = ReturnEvent.objects.filter(account=ctx.account).count()
     open_candidates = ReimbursementCandidate.objects.filter(

@@ -25,3 +25,14 @@ def apply_adjustment(return_id: int) -> bool:
 
     event = ReturnEvent.objects.get(pk=return_id)
     return return_adjustment_apply(return_event=event).adjustment is not None
+
+
+def match_refunds_all() -> int:
+    """Daily: refund matching for every active account, so returns cross the 45-day line
+    even on days without new reports."""
+    from marketplaces.models import SellerAccount
+
+    accounts = list(SellerAccount.objects.filter(active=True).values_list("pk", flat=True))
+    for account_id in accounts:
+        match_refunds(account_id)
+    return len(accounts)
