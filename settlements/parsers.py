@@ -210,7 +210,19 @@ _NULL = "\x00"  # the reader refuses NUL bytes, so it cannot occur in a value
 
 def render_copy_row(prefix: str, x: SettlementLineData) -> str:
     """One line in PostgreSQL COPY text format, in LINE_FIELDS order after ``prefix``."""
-    text = "\t".join(
+    return _copy_escape(_copy_row(prefix, x))
+
+
+def _copy_escape(text: str) -> str:
+    """COPY text format escapes for rows made by _copy_row (any number of them)."""
+    if "\\" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\r", "\\r")
+    return text.replace(_NULL, "\\N") if _NULL in text else text
+
+
+def _copy_row(prefix: str, x: SettlementLineData) -> str:
+    """The row before escaping: NULL as _NULL, backslashes and CRs as they are."""
+    return "\t".join(
         (
             prefix, str(x.line), x.transaction_type, x.order_id, x.merchant_order_id,
             x.adjustment_id, x.shipment_id, x.marketplace_name, x.amount_type,
@@ -222,9 +234,6 @@ def render_copy_row(prefix: str, x: SettlementLineData) -> str:
             x.promotion_id, json.dumps(x.extra) if x.extra else "{}",
         )
     )
-    if "\\" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\r", "\\r")
-    return text.replace(_NULL, "\\N")
 
 
 class SettlementReport:
@@ -390,9 +399,10 @@ class SettlementReport:
             for name in LINE_FIELDS[:-1]
         ] + [i_extra]
         row_of = itemgetter(*positions)
-        canonical_of = itemgetter(
-            *([at(c) for c in COLUMNS] + [index[c] for c in sorted(self.extra_columns)])
-        )
+        canonical = [at(c) for c in COLUMNS] + [index[c] for c in sorted(self.extra_columns)]
+        canonical_of = itemgetter(*canonical)
+        # The usual file: every column, in the canonical order: the row itself is canonical.
+        in_order = canonical == list(range(width))
         extras = [(c, index[c]) for c in self.extra_columns]
         expected_sid = summary.settlement_id
         places = currency_places(summary.currency)
@@ -400,7 +410,7 @@ class SettlementReport:
         dumps = json.dumps
         cells = totals.cells
         new_cell = totals.cell
-        null = "\\N"
+        null = _NULL
         # raw text -> (value, COPY text); filled from the results of the full conversion.
         amounts: dict[str, tuple[Decimal, str]] = {"": (_ZERO, str(_ZERO))}
         dates: dict[str, tuple[date, str]] = {}
@@ -411,7 +421,7 @@ class SettlementReport:
         out: list[str] = []
         prints: list[str] = []
         count = 0
-        total = _ZERO
+        sum_before = sum((cell[0] for cell in cells.values()), _ZERO)
 
         def flush_prints() -> None:
             if prints:
@@ -421,15 +431,14 @@ class SettlementReport:
 
         def slow(lineno: int, values: list[str]) -> None:
             # The full conversion (raises the parser's errors), then remember its results.
-            nonlocal count, total
+            nonlocal count
             flush_prints()
             before = self.line_count, self.sum_of_lines
             x = make(lineno, values[:width])
-            self.line_count, self.sum_of_lines = before  # counted below with the others
+            self.line_count, self.sum_of_lines = before  # counted with the others
             count += 1
-            total += x.amount
             totals.add(x)
-            out.append(render_copy_row(prefix, x))
+            out.append(_copy_row(prefix, x))
             if len(dates) + len(times) > CACHE_LIMIT:
                 for cache in (dates, times):
                     seed = cache.get("")
@@ -450,15 +459,14 @@ class SettlementReport:
                 quantities[raw] = str(x.quantity_purchased)
 
         def emit() -> tuple[bytes, int]:
-            nonlocal count, total
+            nonlocal count
             flush_prints()
             self.line_count += count
-            self.sum_of_lines += total
-            chunk = ("\n".join(out) + "\n").encode()
+            out.append("")
+            chunk = _copy_escape("\n".join(out)).encode()
             n = count
             out.clear()
             count = 0
-            total = _ZERO
             return chunk, n
 
         for row in self._buffer:
@@ -469,6 +477,7 @@ class SettlementReport:
                 lineno in skip or self._is_repeated_summary(Row(lineno, values, header))
             ):
                 continue
+            fingerprint = "\x1f".join(values) if in_order else None
             values.append("")
             if values[i_sid] != expected_sid or values[i_currency]:
                 slow(lineno, values)
@@ -488,9 +497,7 @@ class SettlementReport:
                 posted = dates.get(values[i_posted])
                 stamp = times.get(values[i_pdt])
                 quantity = quantities.get(values[i_qty])
-                fingerprint = "\x1f".join(canonical_of(values))
-                if (amount is None or stamp is None or quantity is None
-                        or "\\" in fingerprint or "\r" in fingerprint):
+                if amount is None or stamp is None or quantity is None:
                     slow(lineno, values)
                 else:
                     if posted is None:
@@ -511,14 +518,11 @@ class SettlementReport:
                         orders = cell[2]
                         order = values[i_order]
                         orders[order] = orders.get(order, _ZERO) + value
-                    total += value
                     count += 1
-                    prints.append(fingerprint)
+                    prints.append(fingerprint or "\x1f".join(canonical_of(values)))
                     if extras:
                         extra = {c: values[i] for c, i in extras if values[i]}
                         text = dumps(extra) if extra else "{}"
-                        if "\\" in text:
-                            text = text.replace("\\", "\\\\")
                     else:
                         text = "{}"
                     values += (amount[1], posted_text, stamp[1], quantity, str(lineno), prefix,
@@ -528,6 +532,7 @@ class SettlementReport:
                 yield emit()
         if count or out:
             yield emit()
+        self.sum_of_lines += sum((cell[0] for cell in cells.values()), _ZERO) - sum_before
 
     @property
     def fingerprint(self) -> str:
