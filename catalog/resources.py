@@ -15,20 +15,25 @@ Ops staff edit mappings in a spreadsheet; these resources make that safe:
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from import_export import fields, resources, widgets
+from import_export import exceptions, fields, resources, widgets
 from import_export.instance_loaders import BaseInstanceLoader
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from import_export.results import RowResult
+from import_export.utils import atomic_if_using_transaction
 
 from amazonsync.money import decimals
 from marketplaces.models import Marketplace, SellerAccount
 from marketplaces.reference import CODE_ALIASES
 
+from . import bulkwrite
 from .models import Channel, Item, Listing
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,12 +64,15 @@ def neutralise(value):
 
 def cell_text(raw) -> str:
     """A cell as stripped text; undoes our own formula neutralisation."""
-    if raw is None:
+    if raw.__class__ is str:  # CSV cells: the common case, kept short
+        text = raw.strip()
+    elif raw is None:
         return ""
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)  # XLSX numbers come back as floats
-    text = str(raw).strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
+    else:
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)  # XLSX numbers come back as floats
+        text = str(raw).strip()
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
         text = text[1:]
     return text
 
@@ -175,11 +183,20 @@ class _ModelKeyLoader(BaseInstanceLoader):
 
 
 class StrictResource(resources.ModelResource):
-    """Shared machinery: header checks, an up-front validation pass, bulk writes."""
+    """Shared machinery: header checks, an up-front validation pass, bulk writes.
+
+    ``import_data_inner`` is import-export's, reduced to what these resources need: every
+    row was parsed and checked by ``before_import`` and the existing rows were loaded by
+    key, so each row's result is worked out from the parsed values (no model instance for
+    a new row, no query), and the writes happen once, at the end, only if every row is
+    valid: new rows, their history rows and the changed rows as multi-row statements
+    (``catalog.bulkwrite``), not through the ORM's per-field compiler.
+    """
 
     #: (column, required) in file order
     COLUMNS: tuple[tuple[str, bool], ...] = ()
     TITLE = "rows"
+    CHANGE_REASON = "CSV import"
 
     def __init__(self, **kwargs):
         super().__init__()
@@ -188,6 +205,9 @@ class StrictResource(resources.ModelResource):
         self.existing: dict[tuple, object] = {}
         self.current: ParsedRow | None = None
         self.dry_run = False
+        self.created: list[tuple[ParsedRow, int]] = []
+        self.updated_instances: list = []
+        self.newly_mapped: set[int] = set()
 
     # --- headers --------------------------------------------------------------------
     @classmethod
@@ -225,11 +245,9 @@ class StrictResource(resources.ModelResource):
         problem = self.header_problem(dataset.headers)
         if problem:
             raise ValidationError(problem)
-        dataset.headers = [normalise_header(h) for h in dataset.headers]
-        rows = []
-        for number, values in enumerate(dataset, 1):
-            raw = {h: cell_text(v) for h, v in zip(dataset.headers, values, strict=False)}
-            rows.append((number, raw))
+        dataset.headers = headers = [normalise_header(h) for h in dataset.headers]
+        rows = [(number, {h: cell_text(v) for h, v in zip(headers, values, strict=False)})
+                for number, values in enumerate(dataset, 1)]
         self.prepare_lookups([raw for _, raw in rows])
         first_line: dict[tuple, int] = {}
         for number, raw in rows:
@@ -259,13 +277,17 @@ class StrictResource(resources.ModelResource):
     def load_existing(self, keys: list[tuple]) -> dict[tuple, object]:
         raise NotImplementedError
 
+    def fetch_ids(self, keys: list[tuple]) -> dict[tuple, int]:
+        """Primary keys of the stored rows with these keys (after the new rows went in)."""
+        raise NotImplementedError
+
     def required_text(self, raw: dict, parsed: ParsedRow, column: str, label: str) -> str:
         text = raw.get(column, "")
         if not text:
             parsed.fail(column, f"{label} is required but the cell is empty")
         return text
 
-    # --- import-export hooks -----------------------------------------------------------
+    # --- row results -------------------------------------------------------------------
     def before_import_row(self, row, **kwargs):
         self.current = self.parsed.get(kwargs.get("row_number"))
 
@@ -274,17 +296,90 @@ class StrictResource(resources.ModelResource):
             return None
         return self.existing.get(self.current.key)
 
-    def import_instance(self, instance, row, **kwargs):
-        parsed = self.current
-        if parsed is None or parsed.blank:
-            return
+    def import_data_inner(self, dataset, dry_run, raise_errors, using_transactions,
+                          collect_failed_rows, **kwargs):
+        self.created, self.updated_instances, self.newly_mapped = [], [], set()
+        result = self.get_result_class()()
+        result.diff_headers = self.get_diff_headers()
+        result.total_rows = len(dataset)
+        db_connection = self.get_db_connection_name()
+        try:
+            with atomic_if_using_transaction(using_transactions, using=db_connection):
+                self.before_import(dataset, **kwargs)
+            self._check_import_id_fields(dataset.headers)
+        except Exception as e:  # noqa: BLE001 - reported on the result, as import-export does
+            self.handle_import_error(result, e, raise_errors)
+            return result
+        if collect_failed_rows:
+            result.add_dataset_headers(dataset.headers)
+
+        creates: list[tuple[ParsedRow, dict, RowResult]] = []
+        updates: list = []
+        report_skipped = self._meta.report_skipped
+        for number, parsed in self.parsed.items():
+            row_result = self.row_result(parsed, creates, updates)
+            result.increment_row_result_total(row_result)
+            if row_result.validation_error is not None:
+                row = OrderedDict(zip(dataset.headers, dataset[number - 1], strict=False))
+                result.append_invalid_row(number, row, row_result.validation_error)
+                if collect_failed_rows:
+                    result.append_failed_row(row, row_result.validation_error)
+                if raise_errors:
+                    raise exceptions.ImportError(row_result.validation_error, number=number,
+                                                 row=row)
+            if row_result.import_type != RowResult.IMPORT_TYPE_SKIP or report_skipped:
+                result.append_row_result(row_result)
+
+        # All or nothing: a single invalid row and nothing is written.
+        if not dry_run and not result.has_validation_errors() and (creates or updates):
+            try:
+                with atomic_if_using_transaction(using_transactions, using=db_connection):
+                    self.write(creates, updates)
+            except Exception as e:  # noqa: BLE001 - reported on the result
+                self.handle_import_error(result, e, raise_errors)
+
+        try:
+            with atomic_if_using_transaction(using_transactions, using=db_connection):
+                self.after_import(dataset, result, **kwargs)
+        except Exception as e:  # noqa: BLE001 - reported on the result
+            self.handle_import_error(result, e, raise_errors)
+        return result
+
+    def row_result(self, parsed: ParsedRow, creates: list, updates: list) -> RowResult:
+        """The outcome of one parsed row: invalid, skipped (blank/unchanged), new, changed."""
+        row_result = self.get_row_result_class()()
         if parsed.errors:
-            raise ValidationError(parsed.errors)
-        new = instance.pk is None
+            # as import_row does with a ValidationError raised by import_instance
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError(
+                ValidationError(parsed.errors).update_error_dict({}))
+            return row_result
+        if parsed.blank:
+            row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+        else:
+            instance = self.existing.get(parsed.key)
+            if instance is None:
+                values = self.new_values(parsed)
+                row_result.import_type = RowResult.IMPORT_TYPE_NEW
+                row_result.object_repr = self.new_repr(values)
+                creates.append((parsed, values, row_result))
+            else:
+                self.apply_changes(instance, parsed)
+                if parsed.changes:
+                    row_result.import_type = RowResult.IMPORT_TYPE_UPDATE
+                    updates.append(instance)
+                else:
+                    row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+                row_result.add_instance_info(instance)
+                row_result.instance = instance
+        row_result.line = parsed.line
+        row_result.changes = parsed.changes[:PREVIEW_CHANGES]
+        row_result.more_changes = max(0, len(parsed.changes) - PREVIEW_CHANGES)
+        return row_result
+
+    def apply_changes(self, instance, parsed: ParsedRow) -> None:
+        """Set the row's values on the stored instance, noting each change for the preview."""
         for attribute, value in parsed.values.items():
-            if new:
-                setattr(instance, attribute, value)
-                continue
             if attribute in self.fk_attributes:
                 current_id = getattr(instance, f"{attribute}_id")
                 if current_id == (value.pk if value is not None else None):
@@ -304,25 +399,81 @@ class StrictResource(resources.ModelResource):
         """The old value of a foreign key, for the preview (no query per row)."""
         return pk
 
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        parsed = self.current
-        if import_validation_errors or parsed is None:
-            return False
-        if parsed.blank:
-            return True
-        return instance.pk is not None and not parsed.changes
+    # --- new rows ----------------------------------------------------------------------
+    def _column_plan(self):
+        """Once per import: the model's columns, their defaults and the history columns."""
+        plan = getattr(self, "_plan", None)
+        if plan is None:
+            model = self._meta.model
+            fields_ = [f for f in model._meta.concrete_fields if not f.primary_key]
+            stamped = [f.attname for f in fields_
+                       if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+            defaults = {f.attname: f.get_default() for f in fields_ if f.attname not in stamped}
+            attnames = {f.name: f.attname for f in fields_}
+            history = model.history.model if hasattr(model, "history") else None
+            tracked = [f.attname for f in history.tracked_fields] if history else []
+            plan = self._plan = (defaults, stamped, attnames, history, tracked)
+        return plan
 
-    def after_import_row(self, row, row_result, **kwargs):
-        parsed = self.current
-        if parsed is not None:
-            row_result.line = parsed.line
-            row_result.changes = parsed.changes[:PREVIEW_CHANGES]
-            row_result.more_changes = max(0, len(parsed.changes) - PREVIEW_CHANGES)
+    def new_values(self, parsed: ParsedRow) -> dict:
+        """Every column of a new row (attname -> value), defaults filled in."""
+        defaults, _, attnames, _, _ = self._column_plan()
+        values = dict(defaults)
+        for attribute, value in parsed.values.items():
+            if attribute in self.fk_attributes:
+                values[attnames[attribute]] = value.pk if value is not None else None
+            else:
+                values[attribute] = value
+        return values
 
-    def before_save_instance(self, instance, row, **kwargs):
-        instance.updated_at = timezone.now()
+    def new_repr(self, values: dict) -> str:
+        """str() of the new row, as the admin log and the preview show it."""
+        model = self._meta.model
+        try:
+            return str(model.__str__(SimpleNamespace(**values)))
+        except AttributeError:  # __str__ follows a relation: build the instance
+            return str(model(**values))
 
-    # --- bulk writes with history ------------------------------------------------------
+    # --- the writes --------------------------------------------------------------------
+    def write(self, creates: list, updates: list) -> None:
+        """New rows, changed rows and a history row for each, in a handful of statements."""
+        model = self._meta.model
+        _, stamped, _, history, tracked = self._column_plan()
+        now = timezone.now()
+        history_on = history is not None and getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
+        user_id = getattr(self.user, "pk", None)
+        history_columns = [*tracked, "history_date", "history_change_reason", "history_type",
+                           "history_user_id"]
+        if creates:
+            for _, values, _ in creates:
+                for attname in stamped:
+                    values[attname] = now
+            columns = list(creates[0][1])
+            bulkwrite.insert_rows(model, columns, ([v[c] for c in columns]
+                                                   for _, v, _ in creates))
+            ids = self.fetch_ids([parsed.key for parsed, _, _ in creates])
+            for parsed, values, row_result in creates:
+                values["id"] = row_result.object_id = ids[parsed.key]
+                self.created.append((parsed, values["id"]))
+            if history_on:
+                tail = (now, self.CHANGE_REASON, "+", user_id)
+                bulkwrite.insert_rows(history, history_columns,
+                                      ((*[v[c] for c in tracked], *tail)
+                                       for _, v, _ in creates))
+        if updates:
+            columns = [*self.bulk_update_fields(), "updated_at"]
+            attnames = [model._meta.get_field(c).attname for c in columns]
+            for instance in updates:
+                instance.updated_at = now
+            bulkwrite.update_rows(model, attnames, ([*(getattr(i, a) for a in attnames), i.pk]
+                                                    for i in updates))
+            self.updated_instances.extend(updates)
+            if history_on:
+                tail = (now, self.CHANGE_REASON, "~", user_id)
+                bulkwrite.insert_rows(history, history_columns,
+                                      ((*[getattr(i, c) for c in tracked], *tail)
+                                       for i in updates))
+
     def bulk_update_fields(self) -> list[str]:
         return [name for name in self.import_attributes() if name not in self.key_attributes()]
 
@@ -331,43 +482,6 @@ class StrictResource(resources.ModelResource):
 
     def key_attributes(self) -> tuple[str, ...]:
         raise NotImplementedError
-
-    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None,
-                    result=None):
-        if self.create_instances and not dry_run:
-            try:
-                with transaction.atomic():
-                    bulk_create_with_history(
-                        self.create_instances, self._meta.model, batch_size=BULK_BATCH,
-                        default_user=self.user, default_change_reason="CSV import",
-                    )
-                self.created_instances.extend(self.create_instances)
-            except Exception as err:
-                self.handle_import_error(result, err, raise_errors)
-        self.create_instances.clear()
-
-    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None,
-                    result=None):
-        if self.update_instances and not dry_run:
-            try:
-                with transaction.atomic():
-                    bulk_update_with_history(
-                        self.update_instances, self._meta.model,
-                        [*self.bulk_update_fields(), "updated_at"], batch_size=BULK_BATCH,
-                        default_user=self.user, default_change_reason="CSV import",
-                    )
-                self.updated_instances.extend(self.update_instances)
-            except Exception as err:
-                self.handle_import_error(result, err, raise_errors)
-        self.update_instances.clear()
-
-    def import_data_inner(self, dataset, dry_run, raise_errors, using_transactions,
-                          collect_failed_rows, **kwargs):
-        self.created_instances: list = []
-        self.updated_instances: list = []
-        self.newly_mapped: set[int] = set()
-        return super().import_data_inner(dataset, dry_run, raise_errors, using_transactions,
-                                         collect_failed_rows, **kwargs)
 
     # --- export ------------------------------------------------------------------------
     def export_field(self, field, instance, **kwargs):
@@ -613,11 +727,24 @@ class ListingResource(StrictResource):
             Item.objects.values_list("pk", "sku"))
         return out
 
+    def fetch_ids(self, keys: list[tuple]) -> dict[tuple, int]:
+        by_pair: dict[tuple, list[str]] = {}
+        for account_id, mp_id, sku in keys:
+            by_pair.setdefault((account_id, mp_id), []).append(sku)
+        out: dict[tuple, int] = {}
+        for (account_id, mp_id), skus in by_pair.items():
+            qs = Listing.objects.filter(account_id=account_id, marketplace_id=mp_id)
+            for start in range(0, len(skus), 900):
+                for sku, pk in qs.filter(seller_sku__in=skus[start:start + 900]).values_list(
+                        "seller_sku", "pk"):
+                    out[(account_id, mp_id, sku)] = pk
+        return out
+
     def after_import(self, dataset, result, **kwargs):
         """Listings the file mapped: resolve their merch exceptions and retry the waiting."""
         if self.dry_run or result.has_errors() or result.has_validation_errors():
             return
-        mapped = [obj.pk for obj in self.created_instances if obj.item_id is not None]
+        mapped = [pk for parsed, pk in self.created if parsed.values.get("item") is not None]
         mapped += [obj.pk for obj in self.updated_instances if obj.pk in self.newly_mapped]
         if mapped:
             from .services import listings_mapping_applied
@@ -710,4 +837,13 @@ class ItemResource(StrictResource):
         for start in range(0, len(skus), 900):
             for item in Item.objects.filter(sku__in=skus[start:start + 900]):
                 out[(item.sku,)] = item
+        return out
+
+    def fetch_ids(self, keys: list[tuple]) -> dict[tuple, int]:
+        skus = [k[0] for k in keys]
+        out: dict[tuple, int] = {}
+        for start in range(0, len(skus), 900):
+            for sku, pk in Item.objects.filter(sku__in=skus[start:start + 900]).values_list(
+                    "sku", "pk"):
+                out[(sku,)] = pk
         return out

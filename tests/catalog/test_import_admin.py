@@ -92,6 +92,27 @@ def test_changed_row_is_previewed_and_recorded_in_history(ops):
     assert str(mfn.history.order_by("history_id").first().price) == "19.9900"
 
 
+def test_import_writes_an_admin_log_entry_per_new_or_changed_row(ops, ops_user):
+    from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+
+    import_file(ops, csv_bytes(*GOOD))
+    ids = dict(Listing.objects.values_list("seller_sku", "pk"))
+    entries = {(e.object_id, e.object_repr, e.action_flag, e.change_message, e.user_id)
+               for e in LogEntry.objects.filter(content_type__model="listing")}
+    assert entries == {
+        (str(ids["MUG-US-MFN"]), "MUG-US-MFN @ ATVPDKIKX0DER", ADDITION,
+         "new through import_export", ops_user.pk),
+        (str(ids["MUG-US-FBA"]), "MUG-US-FBA @ ATVPDKIKX0DER", ADDITION,
+         "new through import_export", ops_user.pk),
+        (str(ids["LAMP-CA"]), "LAMP-CA @ A2EUQ1WTGCTBG2", ADDITION,
+         "new through import_export", ops_user.pk),
+    }
+    import_file(ops, csv_bytes(GOOD[0].replace("19.99", "17.49"), *GOOD[1:]))
+    changed = LogEntry.objects.filter(action_flag=CHANGE)
+    assert [(e.object_id, e.change_message) for e in changed] == [
+        (str(ids["MUG-US-MFN"]), "update through import_export")]
+
+
 def test_xlsx_imports_the_same_as_csv(ops):
     rows = [line.split(",") for line in GOOD]
     rows[0][14] = 40  # numbers come back from Excel as numbers
