@@ -28,6 +28,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
+from .money import decimals as money_decimals
+from .money import quantize as money_quantize
+
 __all__ = [
     "ReportFormatError",
     "ReportSource",
@@ -493,7 +496,16 @@ _SIGNATURES: dict[str, tuple[str, ...]] = {
         "purchase-date",
         "order-status",
     ),
-    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": ("return-date", "order-id", "disposition"),
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": (
+        "return-date",
+        "order-id",
+        "detailed-disposition",
+    ),
+    "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE": (
+        "Order ID",
+        "Return request date",
+        "Merchant SKU",
+    ),
     "GET_MERCHANT_LISTINGS_ALL_DATA": ("seller-sku", "asin1", "item-name"),
     "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": ("sku", "fnsku", "afn-fulfillable-quantity"),
 }
@@ -509,36 +521,9 @@ def guess_report_type(names: Iterable[str]) -> str | None:
 
 # --------------------------------------------------------------------------- numbers
 
-# ISO 4217 minor units for the currencies Amazon marketplaces settle in (default 2).
-_CURRENCY_PLACES = {
-    "JPY": 0,
-    "KRW": 0,
-    "CLP": 0,
-    "VND": 0,
-    "ISK": 0,
-    "HUF": 2,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-}
-
-
-def currency_places(currency: str) -> int:
-    return _CURRENCY_PLACES.get((currency or "").upper(), 2)
-
-
-@lru_cache(maxsize=16)
-def _exponent(places: int) -> Decimal:
-    return Decimal(1).scaleb(-places)
-
-
-def quantize_money(amount: Decimal, currency: str) -> Decimal:
-    """Round half up to the currency's minor unit (JPY 0 places, EUR 2, KWD 3)."""
-    from decimal import ROUND_HALF_UP
-
-    return amount.quantize(_exponent(currency_places(currency)), rounding=ROUND_HALF_UP)
+# Per-currency rounding lives in amazonsync.money; re-exported for the parsers.
+currency_places = money_decimals
+quantize_money = money_quantize
 
 
 _PLAIN_AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
