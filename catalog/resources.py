@@ -25,7 +25,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from import_export import exceptions, fields, resources, widgets
-from import_export.instance_loaders import BaseInstanceLoader
 from import_export.results import RowResult
 from import_export.utils import atomic_if_using_transaction
 
@@ -51,7 +50,6 @@ ASIN_RE = re.compile(r"^B0[0-9A-Z]{8}$")
 ISBN10_RE = re.compile(r"^[0-9]{9}[0-9X]$")
 FNSKU_RE = re.compile(r"^[0-9A-Z]{10}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-BULK_BATCH = 2000
 PREVIEW_CHANGES = 3  # changed columns spelled out per row in the preview
 
 
@@ -175,13 +173,6 @@ class _Widget(widgets.Widget):
         return neutralise(str(value))
 
 
-class _ModelKeyLoader(BaseInstanceLoader):
-    """Instances were loaded in bulk by the resource; look the current row's up by key."""
-
-    def get_instance(self, row):
-        return self.resource.current_instance()
-
-
 class StrictResource(resources.ModelResource):
     """Shared machinery: header checks, an up-front validation pass, bulk writes.
 
@@ -203,7 +194,6 @@ class StrictResource(resources.ModelResource):
         self.user = kwargs.get("user")
         self.parsed: dict[int, ParsedRow] = {}
         self.existing: dict[tuple, object] = {}
-        self.current: ParsedRow | None = None
         self.dry_run = False
         self.created: list[tuple[ParsedRow, int]] = []
         self.updated_instances: list = []
@@ -288,14 +278,6 @@ class StrictResource(resources.ModelResource):
         return text
 
     # --- row results -------------------------------------------------------------------
-    def before_import_row(self, row, **kwargs):
-        self.current = self.parsed.get(kwargs.get("row_number"))
-
-    def current_instance(self):
-        if self.current is None or self.current.errors or self.current.key is None:
-            return None
-        return self.existing.get(self.current.key)
-
     def import_data_inner(self, dataset, dry_run, raise_errors, using_transactions,
                           collect_failed_rows, **kwargs):
         self.created, self.updated_instances, self.newly_mapped = [], [], set()
@@ -537,9 +519,6 @@ class ListingResource(StrictResource):
                   "condition", "parent_asin", "product_type", "item_sku", "price", "currency",
                   "push_enabled", "buffer_quantity", "max_quantity")
         import_id_fields = ("seller_account", "marketplace", "seller_sku")
-        instance_loader_class = _ModelKeyLoader
-        use_bulk = True
-        batch_size = BULK_BATCH
         skip_unchanged = True
         report_skipped = True
         skip_diff = True
@@ -770,9 +749,6 @@ class ItemResource(StrictResource):
         model = Item
         fields = ("sku", "name", "barcode", "unit_cost", "cost_currency", "active")
         import_id_fields = ("sku",)
-        instance_loader_class = _ModelKeyLoader
-        use_bulk = True
-        batch_size = BULK_BATCH
         skip_unchanged = True
         report_skipped = True
         skip_diff = True
