@@ -306,15 +306,26 @@ def lock_claim(*, flow: str, account: SellerAccount, scope: str, run: SyncRun) -
 
     A lock whose holder died (kill -9) expires after LOCK_TTL.
     """
-    SyncLock.objects.get_or_create(flow=flow, account=account, scope=scope)
+    lock, _ = SyncLock.objects.get_or_create(flow=flow, account=account, scope=scope)
     holder = _holder_id()
     now = timezone.now()
+    abandoned_run_id = lock.run_id if lock.holder and lock.expires_at and lock.expires_at < now \
+        else None
     claimed = (
         SyncLock.objects.filter(flow=flow, account=account, scope=scope)
         .filter(Q(holder="") | Q(expires_at__lt=now))
         .update(holder=holder, expires_at=now + LOCK_TTL, run=run)
     )
-    return holder if claimed == 1 else None
+    if claimed != 1:
+        return None
+    if abandoned_run_id is not None:
+        # The previous holder died (kill -9, lost machine): its run never finished.
+        SyncRun.objects.filter(pk=abandoned_run_id, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, finished_at=now,
+            error="the worker running this flow stopped without finishing (lock expired); "
+                  "the next run took over",
+        )
+    return holder
 
 
 def lock_release(*, flow: str, account: SellerAccount, scope: str, holder: str) -> None:

@@ -152,6 +152,7 @@ class SpApiClient:
     poll_max = 60.0
     poll_timeout = 4 * 3600.0
     document_attempts = 2  # report_fetch/feed_submit download a truncated document again
+    report_attempts = 3  # report_fetch requests a FATAL/CANCELLED report again
 
     def __init__(
         self,
@@ -473,24 +474,33 @@ class SpApiClient:
     def report_fetch(self, report_type: str, *, marketplace_ids: list[str],
                      data_start_time=None, data_end_time=None,
                      report_options: dict | None = None, dest: Path | None = None) -> Path:
-        """Create a report, wait for it, download its document (gunzipped) to a file."""
-        report_id = self.create_report(
-            report_type, marketplace_ids=marketplace_ids, data_start_time=data_start_time,
-            data_end_time=data_end_time, report_options=report_options,
-        )
-        report = self._poll(lambda: self.get_report(report_id), "processingStatus",
-                            "getReport")
-        status = report.get("processingStatus")
-        if status != "DONE":
+        """Create a report, wait for it, download its document (gunzipped) to a file.
+
+        A report that ends FATAL or CANCELLED is requested again, up to
+        ``report_attempts`` times in all (Amazon's processing fails transiently too);
+        the last failure raises ``ReportFailed`` with Amazon's error document."""
+        failures: list[str] = []
+        for _ in range(self.report_attempts):
+            report_id = self.create_report(
+                report_type, marketplace_ids=marketplace_ids, data_start_time=data_start_time,
+                data_end_time=data_end_time, report_options=report_options,
+            )
+            report = self._poll(lambda rid=report_id: self.get_report(rid),
+                                "processingStatus", "getReport")
+            status = report.get("processingStatus")
+            if status == "DONE":
+                document = self.get_report_document(report["reportDocumentId"])
+                return self._download_whole(document, dest)
             detail = ""
             if report.get("reportDocumentId"):
                 detail = self._failure_detail(report["reportDocumentId"])
-            raise ReportFailed(
-                f"report {report_id} ({report_type}) ended {status}{detail}",
-                operation="getReport",
-            )
-        document = self.get_report_document(report["reportDocumentId"])
-        return self._download_whole(document, dest)
+            failures.append(f"report {report_id} ended {status}{detail}")
+            log.warning("%s report %s ended %s; requesting it again", report_type,
+                        report_id, status)
+        raise ReportFailed(
+            f"{report_type} failed {len(failures)} times: " + "; ".join(failures),
+            operation="getReport",
+        )
 
     def _download_whole(self, document: dict, dest: Path | None) -> Path:
         """download_document, once more if the first transfer was cut short."""

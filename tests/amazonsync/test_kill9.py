@@ -276,8 +276,12 @@ def assert_lock_taken_over_after_expiry(account) -> None:
 
 
 def assert_converges(account, clean_account, clean: dict) -> None:
+    dead_run_id = SyncLock.objects.get(flow="orders", account=account, scope=US).run_id
     run = flow_run(flow="orders", account_id=account.pk, marketplace_id=US)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    # the run that took over marked the dead worker's run as failed
+    dead = SyncRun.objects.get(pk=dead_run_id)
+    assert dead.status == SyncRun.Status.FAILED and dead.finished_at is not None
     assert order_snapshot(account=account) == clean
     lock = SyncLock.objects.get(flow="orders", account=account, scope=US)
     assert lock.holder == "" and lock.run_id == run.pk

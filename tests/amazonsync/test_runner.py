@@ -145,6 +145,10 @@ def test_expired_lock_of_a_dead_worker_is_taken_over(account, flow_factory):
     run = services.flow_run(flow="t_dead", account_id=account.pk, marketplace_id=US)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert called == [1]
+    # the dead worker's run no longer claims to be running
+    other.refresh_from_db()
+    assert other.status == SyncRun.Status.FAILED
+    assert "stopped without finishing" in other.error
 
 
 @pytest.mark.django_db(transaction=True)
