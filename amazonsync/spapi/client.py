@@ -73,7 +73,14 @@ def encode_params(params: dict | None) -> dict[str, str]:
 
 def _json_default(value: Any):
     if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
+        if value == value.to_integral_value():
+            return int(value)
+        number = float(value)
+        # JSON has no decimal type: send the binary number only when its shortest text is
+        # exactly the amount (true for money with a few decimal places), never a rounding.
+        if Decimal(repr(number)) != value:
+            raise ValueError(f"{value} cannot be sent as an exact JSON number")
+        return number
     if isinstance(value, datetime.datetime | datetime.date):
         return _param_value(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
