@@ -24,7 +24,7 @@ from django.utils import timezone
 from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, register_retry
 from amazonsync.spapi.errors import InvalidInput, NotFound, SpApiError
-from catalog.models import Listing, MerchantStock
+from catalog.models import KitComponent, Listing, MerchantStock
 from catalog.services import WAITING_ON_MAPPING, listing_discover, listing_key
 from marketplaces.models import Marketplace, SellerAccount
 
@@ -464,10 +464,40 @@ def _reserve(*, order: Order, line: OrderLine, item_id: int | None, old_shipped:
     return changed
 
 
+def _kits_expanded(deltas: dict[int, list[int]]) -> dict[int, list[int]]:
+    """A kit holds no stock of its own: its reservations and shipments land on its
+    components, in the kit's quantities (nested kits included)."""
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    pending = dict(deltas)
+    for _ in range(5):  # kits of kits, a few levels deep at most
+        if not pending:
+            break
+        parts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for kit_id, component_id, qty in KitComponent.objects.filter(
+            kit_id__in=list(pending)
+        ).values_list("kit_id", "component_id", "quantity"):
+            parts[kit_id].append((component_id, qty))
+        nxt: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for item, (reserved, on_hand) in pending.items():
+            if item not in parts:
+                out[item][0] += reserved
+                out[item][1] += on_hand
+                continue
+            for component, qty in parts[item]:
+                nxt[component][0] += reserved * qty
+                nxt[component][1] += on_hand * qty
+        pending = dict(nxt)
+    for item, (reserved, on_hand) in pending.items():
+        out[item][0] += reserved
+        out[item][1] += on_hand
+    return out
+
+
 def _stock_apply(deltas: dict[int, list[int]]) -> None:
     deltas = {item: d for item, d in deltas.items() if d[0] or d[1]}
     if not deltas:
         return
+    deltas = {item: d for item, d in _kits_expanded(deltas).items() if d[0] or d[1]}
     have = set(MerchantStock.objects.filter(item_id__in=list(deltas))
                .values_list("item_id", flat=True))
     missing = [item for item in deltas if item not in have]

@@ -231,3 +231,27 @@ def test_database_refuses_duplicates_and_bad_values(account, us):
     with pytest.raises(IntegrityError), transaction.atomic():
         OrderLine.objects.create(order=order, seller_sku="X", order_item_id=line.order_item_id,
                                  currency="USD")
+
+
+def test_a_kit_order_reserves_and_ships_its_components(account, us):
+    from catalog.models import Item, KitComponent, MerchantStock
+
+    mug = Item.objects.create(sku="MUG", name="Mug")
+    lid = Item.objects.create(sku="LID", name="Lid")
+    kit = Item.objects.create(sku="MUG-SET", name="Two mugs and a lid")
+    KitComponent.objects.create(kit=kit, component=mug, quantity=2)
+    KitComponent.objects.create(kit=kit, component=lid, quantity=1)
+    MerchantStock.objects.create(item=mug, on_hand=10)
+    MerchantStock.objects.create(item=lid, on_hand=5)
+    Listing.objects.create(account=account, marketplace=us, seller_sku="SKU-KIT",
+                           channel="MFN", item=kit, asin="B0TESTKIT1")
+    oid = "111-0000099-0000001"
+    upsert(account, (v0_order(oid), [v0_item("SKU-KIT", item_id="91", qty=2)]))
+    assert (stock(mug), stock(lid)) == ((10, 4), (5, 2))
+    assert not MerchantStock.objects.filter(item=kit).exclude(reserved=0).exists()
+    upsert(account, (v0_order(oid, status="PartiallyShipped", updated=T0 + HOUR),
+                     [v0_item("SKU-KIT", item_id="91", qty=2, shipped=1)]))
+    assert (stock(mug), stock(lid)) == ((8, 2), (4, 1))
+    upsert(account, (v0_order(oid, status="Canceled", updated=T0 + 2 * HOUR),
+                     [v0_item("SKU-KIT", item_id="91", qty=2, shipped=1, price=None)]))
+    assert (stock(mug), stock(lid)) == ((8, 0), (4, 0))
