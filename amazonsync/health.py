@@ -3,6 +3,11 @@
 Seven figures, each with a target and a red/amber/green state. Every metric is computed by
 one query across all marketplaces (values lists grouped in Python), so the dashboard costs
 the same number of queries whatever the data size. Daily snapshots keep the trends.
+
+A figure is only as good as the flow that feeds it: each metric names its flows, and when
+the latest finished run of one of them (for an active account, with the flow switched on
+for the marketplace) failed or was refused, the metric is red with the failure in plain
+words, whatever its figure says. Two more queries answer that for every metric at once.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.db import transaction
+from django.db.models import F, Max, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from marketplaces.models import AccountMarketplace
 
-from .models import HealthSnapshot, SyncException
+from .flows import UnknownFlow, get_flow
+from .models import HealthSnapshot, Severity, SyncException, SyncRun
 
 GREEN, AMBER, RED, NO_DATA = "green", "amber", "red", "no_data"
 WINDOW = datetime.timedelta(days=7)
@@ -37,6 +45,18 @@ class Metric:
     amber: Decimal  # the edge between amber and red
     higher_is_better: bool
     compute: Callable[[datetime.datetime], dict[str, dict]]
+    # the registered flows whose data the figure is made of: a failing one makes it red
+    flows: tuple[str, ...] = ()
+    # (state, reason) of an entry when the value against the target is not the whole rule
+    rule: Callable[[Metric, dict], tuple[str, str]] | None = None
+    # the entry of a marketplace without rows (None: "no data")
+    empty: Callable[[], dict] | None = None
+
+    def judge(self, entry: dict) -> tuple[str, str]:
+        """(state, reason in plain words or "") of one computed entry."""
+        if self.rule is not None:
+            return self.rule(self, entry)
+        return self.state(entry.get("value")), ""
 
     def state(self, value: Decimal | None) -> str:
         if value is None:
@@ -188,18 +208,37 @@ def _refund_latency(now):
             for code, v in per.items()}
 
 
+def _backlog_empty() -> dict:
+    return {"value": Decimal(0), "overdue": 0, "critical": 0, "critical_overdue": 0,
+            "by_team": {}}
+
+
+def _backlog_rule(metric: Metric, entry: dict) -> tuple[str, str]:
+    """The one rule of the backlog: any open exception over target is at least amber (red
+    past the amber edge); any overdue or critical open exception makes it red."""
+    value = Decimal(entry["value"] or 0)
+    state = metric.state(value)  # over target: amber; past the amber edge: red
+    urgent = [f"{entry[k]} {k}" for k in ("overdue", "critical") if entry[k]]
+    if urgent:
+        return RED, f"{value:.0f} open, of which {' and '.join(urgent)}"
+    if state == RED:
+        return RED, f"{value:.0f} open exceptions, more than {metric.amber:.0f}"
+    return state, ""
+
+
 def _exception_backlog(now):
     out: dict[str, dict] = {}
     rows = SyncException.objects.filter(
         status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING]
     ).values_list("marketplace__code", "owner_team", "first_seen", "due_at", "severity")
     for code, team, first_seen, due_at, severity in rows:
-        entry = out.setdefault(code or "-", {"value": Decimal(0), "overdue": 0,
-                                             "critical_overdue": 0, "by_team": {}})
+        entry = out.setdefault(code or "-", _backlog_empty())
         entry["value"] += 1
         overdue = due_at is not None and due_at < now
+        critical = severity == Severity.CRITICAL
         entry["overdue"] += overdue
-        entry["critical_overdue"] += overdue and severity == "critical"
+        entry["critical"] += critical
+        entry["critical_overdue"] += overdue and critical
         team_entry = entry["by_team"].setdefault(team, {"count": 0, "oldest_hours": 0})
         team_entry["count"] += 1
         team_entry["oldest_hours"] = max(
@@ -210,29 +249,136 @@ def _exception_backlog(now):
 
 METRICS: list[Metric] = [
     Metric("order_sync_latency", "Order sync latency (p95)", "s", Decimal(900),
-           Decimal(1800), False, _order_sync_latency),
+           Decimal(1800), False, _order_sync_latency, flows=("orders",)),
     Metric("ack_sla_hit_rate", "Acknowledgement SLA hit rate", "ratio", Decimal("0.99"),
-           Decimal("0.95"), True, _ack_sla_hit_rate),
+           Decimal("0.95"), True, _ack_sla_hit_rate, flows=("orders",)),
     Metric("inventory_freshness", "Inventory freshness (p95 age)", "s", Decimal(3600),
-           Decimal(7200), False, _inventory_freshness),
+           Decimal(7200), False, _inventory_freshness,
+           flows=("fba_inventory_pull", "inventory_push")),
     Metric("catalog_publish_success_rate", "Catalog publish success rate", "ratio",
-           Decimal("0.99"), Decimal("0.95"), True, _catalog_publish_success_rate),
+           Decimal("0.99"), Decimal("0.95"), True, _catalog_publish_success_rate,
+           flows=("inventory_push", "price_push")),
     Metric("settlement_reconciliation_drift", "Settlement reconciliation drift", "money",
-           Decimal(0), Decimal("1.00"), False, _settlement_drift),
+           Decimal(0), Decimal("1.00"), False, _settlement_drift, flows=("settlements",)),
     Metric("refund_processing_latency", "Refund processing latency (p95)", "s",
-           Decimal(2 * 86400), Decimal(4 * 86400), False, _refund_latency),
-    Metric("exception_backlog", "Exception backlog (overdue)", "count", Decimal(0),
-           Decimal(10), False, _exception_backlog),
+           Decimal(2 * 86400), Decimal(4 * 86400), False, _refund_latency,
+           flows=("returns",)),
+    # the value is the number of open exceptions; overdue and critical ones are details
+    Metric("exception_backlog", "Exception backlog (open)", "count", Decimal(0),
+           Decimal(10), False, _exception_backlog, rule=_backlog_rule, empty=_backlog_empty),
 ]
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 
-def _backlog_state(entry: dict) -> str:
-    if entry["critical_overdue"]:
-        return RED
-    if entry["overdue"] > METRIC_BY_KEY["exception_backlog"].amber:
-        return RED
-    return AMBER if entry["overdue"] else GREEN
+# --- failing flows (two queries for all metrics) --------------------------------------------
+
+FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED, SyncRun.Status.REFUSED)
+FAILING = (SyncRun.Status.FAILED, SyncRun.Status.REFUSED)  # a skipped run says nothing
+
+
+def _ago(moment: datetime.datetime, now: datetime.datetime) -> str:
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+@dataclass(frozen=True)
+class FlowFailure:
+    """The latest finished run of a flow for one account (and marketplace) did not succeed."""
+
+    flow: str
+    account: str
+    marketplace: str | None  # None: a flow that runs once per account
+    status: str  # failed or refused
+    error: str
+    failed_at: datetime.datetime
+    last_success: datetime.datetime | None
+
+    def describe(self, now: datetime.datetime) -> str:
+        verb = "was refused" if self.status == SyncRun.Status.REFUSED else "failed"
+        where = f"{self.account}, {self.marketplace}" if self.marketplace else self.account
+        error = " ".join(self.error.split()) or "no error recorded"
+        if len(error) > 300:
+            error = error[:299] + "…"
+        since = (f"last success {_ago(self.last_success, now)}" if self.last_success
+                 else "never succeeded")
+        return f"{self.flow} flow {verb} {_ago(self.failed_at, now)} ({where}): {error}; {since}"
+
+    def as_dict(self) -> dict:
+        return {"flow": self.flow, "account": self.account, "marketplace": self.marketplace,
+                "status": self.status, "error": self.error[:1000],
+                "failed_at": self.failed_at, "last_success": self.last_success}
+
+
+def flow_failures(flow_names: Iterable[str], *, codes: Iterable[str] | None = None
+                  ) -> dict[tuple[str, str], list[FlowFailure]]:
+    """{(marketplace code, flow): failures} for the flows whose latest finished run failed or
+    was refused, for active accounts whose switch of that flow is on in that marketplace.
+
+    A flow that runs once per account (no marketplace on its runs) counts for every
+    marketplace of the account that has its switch on. Two queries whatever the history:
+    the switched-on links, and the latest finished run per (flow, account, marketplace).
+    """
+    specs = {}
+    for name in flow_names:
+        try:
+            specs[name] = get_flow(name)
+        except UnknownFlow:  # the app that registers it is not installed
+            continue
+    if not specs:
+        return {}
+    switches = sorted({spec.switch for spec in specs.values() if spec.switch})
+    links = AccountMarketplace.objects.filter(account__active=True)
+    if codes is not None:
+        links = links.filter(marketplace__code__in=list(codes))
+    # account id -> [(marketplace id, code, {switch: on})]
+    by_account: dict[int, list[tuple[str, str, dict[str, bool]]]] = defaultdict(list)
+    for account_id, marketplace_id, code, *flags in links.values_list(
+        "account_id", "marketplace_id", "marketplace__code", *switches
+    ):
+        on = dict(zip(switches, flags, strict=True))
+        by_account[account_id].append((marketplace_id, code, on))
+    if not by_account:
+        return {}
+
+    partition = [F("flow"), F("account_id"), F("marketplace_id")]
+    latest = (
+        SyncRun.objects.filter(flow__in=list(specs), status__in=FINISHED,
+                               finished_at__isnull=False, account__active=True)
+        .annotate(
+            newest=Window(RowNumber(), partition_by=partition,
+                          order_by=[F("finished_at").desc(), F("id").desc()]),
+            last_success=Window(Max("finished_at", filter=Q(status=SyncRun.Status.SUCCEEDED)),
+                                partition_by=partition),
+        )
+        .filter(newest=1)
+        .order_by()
+        .values_list("flow", "account_id", "account__name", "marketplace_id", "status",
+                     "error", "finished_at", "last_success")
+    )
+    out: dict[tuple[str, str], list[FlowFailure]] = defaultdict(list)
+    for flow, account_id, account, marketplace_id, status, error, finished, last_ok in latest:
+        if status not in FAILING:
+            continue
+        switch = specs[flow].switch
+        for link_marketplace, code, flags in by_account.get(account_id, ()):
+            if marketplace_id is not None and link_marketplace != marketplace_id:
+                continue
+            if switch and not flags[switch]:
+                continue
+            out[(code, flow)].append(FlowFailure(
+                flow=flow, account=account,
+                marketplace=code if marketplace_id is not None else None,
+                status=status, error=error, failed_at=finished, last_success=last_ok,
+            ))
+    for failures in out.values():
+        failures.sort(key=lambda f: (f.account, f.marketplace or ""))
+    return out
 
 
 def active_marketplace_codes() -> list[str]:
@@ -247,25 +393,29 @@ def active_marketplace_codes() -> list[str]:
 
 def health_compute(*, now: datetime.datetime | None = None,
                    codes: Iterable[str] | None = None) -> dict[str, dict[str, dict]]:
-    """{marketplace code: {metric key: {value, target, state, label, unit, ...details}}}."""
+    """{marketplace code: {metric key: {value, target, state, label, unit, ...details}}}.
+
+    A red entry may carry ``reason`` (plain words) and, when a feeding flow is failing,
+    ``failures`` (one dict per failing flow and account)."""
     now = now or timezone.now()
     codes = list(codes) if codes is not None else active_marketplace_codes()
     result: dict[str, dict[str, dict]] = {code: {} for code in codes}
+    failures = flow_failures({f for m in METRICS for f in m.flows}, codes=codes)
     for metric in METRICS:
         figures = metric.compute(now)
         for code in codes:
-            entry = dict(figures.get(code, {"value": None}))
-            value = entry.get("value")
-            if metric.key == "exception_backlog":
-                entry.setdefault("overdue", 0)
-                entry.setdefault("critical_overdue", 0)
-                value = Decimal(entry["value"] or 0)
-                entry["value"] = value
-                state = _backlog_state(entry)
-            else:
-                state = metric.state(value)
+            empty = metric.empty() if metric.empty else {"value": None}
+            entry = {**empty, **figures.get(code, {})}
+            state, reason = metric.judge(entry)
+            failing = [f for flow in metric.flows for f in failures.get((code, flow), ())]
+            if failing:  # the figure cannot be trusted while its data stopped coming
+                state = RED
+                reason = "; ".join(f.describe(now) for f in failing)
+                entry["failures"] = [f.as_dict() for f in failing]
             entry.update(target=metric.target, state=state, label=metric.label,
                          unit=metric.unit)
+            if reason:
+                entry["reason"] = reason
             result[code][metric.key] = entry
     return result
 
@@ -274,8 +424,12 @@ def health_as_json(data: dict[str, dict[str, dict]]) -> dict:
     def clean(value):
         if isinstance(value, Decimal):
             return str(value)
+        if isinstance(value, datetime.datetime):
+            return value.isoformat()
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
         return value
 
     return {"marketplaces": {code: {key: clean(entry) for key, entry in metrics.items()}

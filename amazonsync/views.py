@@ -34,6 +34,29 @@ def _display(unit: str, value) -> str:
     return f"{value:.0f}"
 
 
+_NOT_DETAILS = {"value", "target", "state", "label", "unit", "reason", "failures"}
+
+
+def _details(unit: str, entry: dict) -> str:
+    """The extra figures of an entry in plain words (never a Python dict)."""
+    parts = []
+    for key, value in entry.items():
+        if key in _NOT_DETAILS:
+            continue
+        words = key.replace("_", " ")
+        if key == "by_team":
+            value = ", ".join(
+                f"{team} {figures['count']} (oldest {figures['oldest_hours']} h)"
+                for team, figures in sorted(value.items())
+            ) or "none"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+        elif key == "p50":
+            value = _display(unit, value)
+        parts.append(f"{words}: {value}")
+    return "; ".join(parts)
+
+
 def health_dashboard(request):
     """The integration health dashboard: seven metrics per marketplace with trends."""
     now = timezone.now()
@@ -45,14 +68,17 @@ def health_dashboard(request):
         cells = []
         for metric in METRICS:
             entry = metrics[metric.key]
+            value = _display(metric.unit, entry["value"])
+            if entry["value"] is None and entry.get("failures"):
+                value = "flow failing"  # red for a reason, not "no data"
             cells.append({
                 "label": metric.label,
-                "value": _display(metric.unit, entry["value"]),
+                "value": value,
                 "target": _display(metric.unit, metric.target),
                 "state": entry["state"],
                 "color": COLORS[entry["state"]],
-                "details": {k: v for k, v in entry.items()
-                            if k not in {"value", "target", "state", "label", "unit"}},
+                "reason": entry.get("reason", ""),
+                "details": _details(metric.unit, entry),
                 "chart": trend_svg(trends.get(code, {}).get(metric.key, []), today=today,
                                    target=metric.target, color=COLORS[entry["state"]]),
             })
