@@ -54,6 +54,10 @@ class SyncRun(models.Model):
     api_calls = models.PositiveIntegerField(default=0)
     throttled = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Where the run executes: a run still RUNNING whose process is gone (SIGKILLed at
+    # shutdown) is found by these and marked failed "interrupted" (runs_mark_interrupted).
+    host = models.CharField(max_length=255, blank=True, help_text="host running the flow")
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="its process id")
 
     class Meta:
         ordering = ["-started_at", "-id"]

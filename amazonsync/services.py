@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -27,8 +29,17 @@ log = logging.getLogger(__name__)
 LOCK_TTL = datetime.timedelta(minutes=30)
 
 
+INTERRUPTED = "interrupted"
+
+
 class CursorOutsideTransaction(RuntimeError):
     """A cursor may only move in the transaction that stores what was read."""
+
+
+class RunInterrupted(BaseException):
+    """SIGTERM while a flow ran, raised in the flow so ``flow_run`` marks the run and frees
+    its lock before the process exits; like KeyboardInterrupt, ``except Exception`` (in a
+    flow, in django-q2's worker) does not swallow it."""
 
 
 # --- exception queue -----------------------------------------------------------------------
@@ -276,9 +287,11 @@ def cursor_advance(
     scope: str,
     position: datetime.datetime | None = None,
     token: str | None = None,
+    at: datetime.datetime | None = None,
 ) -> SyncCursor:
     """Move a watermark. Must run inside the transaction that stores what was read, so a
-    failure after reading leaves the cursor where it was."""
+    failure after reading leaves the cursor where it was. ``at`` is when, on the flow's
+    clock (``FlowContext.now``), so gaps are measured with one clock; default: now."""
     if not in_transaction():
         raise CursorOutsideTransaction(
             "advance the cursor inside the transaction that stores the data it covers"
@@ -291,6 +304,9 @@ def cursor_advance(
     if token is not None:
         cursor.token = token
     cursor.save()
+    if at is not None:
+        SyncCursor.objects.filter(pk=cursor.pk).update(updated_at=at)
+        cursor.updated_at = at
     return cursor
 
 
@@ -320,12 +336,47 @@ def lock_claim(*, flow: str, account: SellerAccount, scope: str, run: SyncRun) -
         return None
     if abandoned_run_id is not None:
         # The previous holder died (kill -9, lost machine): its run never finished.
-        SyncRun.objects.filter(pk=abandoned_run_id, status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.FAILED, finished_at=now,
+        _runs_fail_abandoned(
+            run_ids=[abandoned_run_id], at=now,
             error="the worker running this flow stopped without finishing (lock expired); "
                   "the next run took over",
         )
     return holder
+
+
+def _runs_fail_abandoned(*, run_ids: Iterable[int], error: str, at: datetime.datetime) -> int:
+    """Mark failed the runs among ``run_ids`` still RUNNING whose process is known to be gone
+    (it cannot finish them itself)."""
+    return SyncRun.objects.filter(pk__in=list(run_ids), status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED, finished_at=at, error=error,
+    )
+
+
+def runs_mark_interrupted(
+    *, host: str, pids: Iterable[int], started_after: datetime.datetime | None = None
+) -> list[int]:
+    """Fail ("interrupted") the runs still RUNNING on ``host`` in one of ``pids`` and free
+    their locks at once (not after LOCK_TTL); returns their ids. The safety net for workers
+    SIGKILLed before they could mark their run: give only pids known to be dead (``runall``
+    gives its dead process tree's) and when they started, to rule out a reused pid's run."""
+    pids = sorted(set(pids))
+    if not pids:
+        return []
+    with transaction.atomic():
+        runs = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, host=host, pid__in=pids)
+        if started_after is not None:
+            runs = runs.filter(started_at__gte=started_after)
+        run_ids = list(runs.values_list("pk", flat=True))
+        if not run_ids:
+            return []
+        _runs_fail_abandoned(run_ids=run_ids, error=INTERRUPTED, at=timezone.now())
+        # A lock whose run is one of these is held by the dead process: free it now.
+        SyncLock.objects.filter(run_id__in=run_ids).exclude(holder="").update(
+            holder="", expires_at=None
+        )
+    log.warning("runs %s on %s were cut short (process gone): marked failed, locks freed",
+                run_ids, host)
+    return run_ids
 
 
 def lock_release(*, flow: str, account: SellerAccount, scope: str, holder: str) -> None:
@@ -463,7 +514,7 @@ def flow_run(
     scope = marketplace.pk if marketplace else ""
     run = SyncRun.objects.create(
         flow=flow, account=account, marketplace=marketplace, trigger=trigger,
-        started_at=timezone.now(),
+        started_at=timezone.now(), host=socket.gethostname()[:255], pid=os.getpid(),
     )
 
     problem = account_problem(account)
@@ -483,7 +534,8 @@ def flow_run(
     ctx = FlowContext(run=run, account=account, marketplace=marketplace, flow=spec)
     flow_key = f"{account.selling_partner_id}/{scope or '-'}"
     try:
-        spec.func(ctx)
+        with _sigterm_interrupts():
+            spec.func(ctx)
     except AuthError as err:
         if err.reauthorization_required and not account.needs_reauthorization:
             account_mark_reauthorization(account=account, reason=str(err))
@@ -505,11 +557,43 @@ def flow_run(
         )
         return _finish(run, SyncRun.Status.FAILED, error=f"{type(err).__name__}: {err}",
                        counts=ctx.counts)
+    except BaseException as err:
+        # Ctrl-C, SystemExit, SIGTERM (RunInterrupted): cut short, nothing wrong with the
+        # data (committed pages are whole, the cursor not ahead), so no exception is queued.
+        log.warning("flow %s for %s interrupted (%s): run %s marked failed", flow, flow_key,
+                    type(err).__name__, run.pk)
+        try:
+            _finish(run, SyncRun.Status.FAILED, error=INTERRUPTED, counts=ctx.counts)
+        except Exception:  # never hide the interruption; runall's safety net may mark it
+            log.exception("could not mark run %s interrupted", run.pk)
+        raise
     finally:
         lock_release(flow=flow, account=account, scope=scope, holder=holder)
     exception_resolve(flow=flow, object_kind="flow", object_key=flow_key,
                       reason_code="flow_failed", note="resolved: the next run succeeded")
     return _finish(run, SyncRun.Status.SUCCEEDED, counts=ctx.counts)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a flow runs, SIGTERM raises RunInterrupted in it instead of killing the process
+    (django-q2's workers inherit SIGTERM's default action and ignore SIGINT). Only where
+    SIGTERM would kill anyway: in the main thread, with no handler set."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum, frame):
+        # Once is enough: a second SIGTERM while the run is being marked kills as before.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise RunInterrupted(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _finish(
