@@ -124,6 +124,14 @@ class FlowContext:
             self.counts[key] += value
 
     @property
+    def now(self) -> datetime.datetime:
+        """The time for this run: its client's clock (a simulated clock in the demo, tests and
+        benchmarks), the one source for cursors, windows, SLA and latency figures."""
+        from .spapi.clock import utcnow
+
+        return utcnow(self.client.clock)
+
+    @property
     def client(self):
         """The SP-API client for this account, recording its calls on this run."""
         if self._client is None:
@@ -152,6 +160,7 @@ class FlowContext:
             scope=self.scope,
             position=position,
             token=token,
+            at=self.now,
         )
 
     # --- exceptions -------------------------------------------------------------------

@@ -172,9 +172,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000
 SPAPI_SANDBOX_URL = os.environ.get("SPAPI_SANDBOX_URL", "http://127.0.0.1:8001")
 # Orders sync: re-read this many minutes before the cursor (orders updated at the edge are
 # not missed); a new account, or one not synced for the gap, is backfilled from the
-# all-orders report over the backfill window.
+# all-orders report over the backfill window: as far back as the settlement reports Amazon
+# keeps (90 days), so the first settlements' reconciliation finds their orders.
 ORDERS_OVERLAP_MINUTES = int(os.environ.get("ORDERS_OVERLAP_MINUTES", "10"))
-ORDERS_BACKFILL_DAYS = int(os.environ.get("ORDERS_BACKFILL_DAYS", "30"))
+ORDERS_BACKFILL_DAYS = int(os.environ.get("ORDERS_BACKFILL_DAYS", "90"))
 ORDERS_BACKFILL_GAP_HOURS = int(os.environ.get("ORDERS_BACKFILL_GAP_HOURS", "72"))
 # Days before an LWA client secret's 180-day expiry from which the admin warns.
 LWA_SECRET_LIFETIME_DAYS = 180

@@ -22,13 +22,15 @@ def _world(ctx):
     from amazonsync.sandbox import world as sandbox_world
 
     seed, orders = sandbox_world.DEFAULT_SEED, sandbox_world.DEFAULT_ORDERS
+    start = None  # the present, like the sandbox's default
     if ctx.sync:
         try:
             info = requests.get(f"{ctx.api_url.rstrip('/')}/_sandbox/info", timeout=5).json()
             seed, orders = int(info.get("seed", seed)), int(info.get("orders", orders))
+            start = info.get("start") or None
         except (requests.RequestException, ValueError):
             pass
-    return sandbox_world.World(seed, orders=orders)
+    return sandbox_world.World(seed, orders=orders, start=start)
 
 
 def load(ctx) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from amazonsync.flows import FlowContext
 from amazonsync.models import SyncException, Team
@@ -226,7 +225,7 @@ def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
     outcome.build_seconds += time.perf_counter() - started
     record = PushFeed.objects.create(
         account=ctx.account, marketplace=ctx.marketplace, kind=kind, run=ctx.run,
-        messages=len(messages), status="SUBMITTING", submitted_at=timezone.now())
+        messages=len(messages), status="SUBMITTING", submitted_at=ctx.now)
     started = time.perf_counter()
     result = ctx.client.feed_submit(feeds.FEED_TYPE, content, marketplace_ids=[ctx.marketplace.pk])
     outcome.submit_seconds += time.perf_counter() - started
@@ -235,7 +234,7 @@ def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
     outcome.feed_ids.append(result.feed_id)
     if result.processing_status != "DONE":
         PushFeed.objects.filter(pk=record.pk).update(
-            feed_id=result.feed_id, status=result.processing_status, finished_at=timezone.now())
+            feed_id=result.feed_id, status=result.processing_status, finished_at=ctx.now)
         detail = "; ".join(str(i.get("message", "")) for i in result.issues[:3])
         ctx.exception(
             object_kind="push_feed", object_key=f"{kind}/{ctx.marketplace.code}",
@@ -254,7 +253,7 @@ def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
         errors = [i for i in issues.get(n, [])
                   if str(i.get("severity", "ERROR")).upper() == "ERROR"]
         (rejected if errors else accepted).append((change, errors))
-    now = timezone.now()
+    now = ctx.now
     with transaction.atomic():
         apply([c for c, _ in accepted], now)
         PushFeed.objects.filter(pk=record.pk).update(
@@ -357,7 +356,7 @@ def fba_stock_pull(*, ctx: FlowContext) -> dict[str, int]:
     summaries = list(ctx.client.get_inventory_summaries(marketplace_id=marketplace.pk,
                                                         details=True))
     ctx.count(fetched=len(summaries))
-    now = timezone.now()
+    now = ctx.now
     listings = {x.seller_sku: x for x in Listing.objects.filter(
         account=account, marketplace=marketplace,
         seller_sku__in=[s.get("sellerSku") for s in summaries if s.get("sellerSku")])}
@@ -460,7 +459,7 @@ def _inbound_store(*, ctx: FlowContext, row: dict, items: list[dict]) -> tuple[i
     account, marketplace = ctx.account, ctx.marketplace
     shipment_id = row["ShipmentId"]
     status = row.get("ShipmentStatus") or ""
-    now = timezone.now()
+    now = ctx.now
     listings = {x.seller_sku: x for x in Listing.objects.filter(
         account=account, marketplace=marketplace,
         seller_sku__in=[i.get("SellerSKU") for i in items if i.get("SellerSKU")])}

@@ -41,13 +41,16 @@ def load(ctx) -> None:
                        marketplace_id=link.marketplace_id)
         ctx.log(f"orders {link.marketplace.code}: {run.status} — {run.created} created, "
                 f"{run.updated} updated, {run.api_calls} API calls")
+        if not Order.objects.filter(account=ctx.account,
+                                    marketplace_id=link.marketplace_id).exists():
+            ctx.problem(f"no orders loaded for {link.marketplace.code}")
     if Shipment.objects.filter(order__account=ctx.account).exists():
         return
     order = (Order.objects.filter(account=ctx.account, fulfillment_channel=FulfillmentChannel.MFN,
                                   status=OrderStatus.UNSHIPPED)
              .select_related("marketplace").order_by("-purchase_date").first())
     if order is None:
-        ctx.log("no unshipped MFN order to record a shipment for")
+        ctx.problem("no unshipped MFN order to record a shipment for")
         return
     lines = [(line, line.quantity_unshipped) for line in order.lines.all()
              if line.quantity_unshipped]

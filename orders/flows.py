@@ -19,7 +19,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
@@ -35,7 +34,7 @@ def overlap() -> datetime.timedelta:
 
 
 def backfill_days() -> int:
-    return getattr(settings, "ORDERS_BACKFILL_DAYS", 30)
+    return getattr(settings, "ORDERS_BACKFILL_DAYS", 90)
 
 
 def backfill_gap() -> datetime.timedelta:
@@ -68,8 +67,13 @@ def shipments(ctx: FlowContext) -> None:
 
 def orders_sync(*, ctx: FlowContext, client, now: datetime.datetime | None = None,
                 backfill_start: datetime.datetime | None = None) -> str:
-    """One run of the orders flow; returns "backfill" or "incremental"."""
-    now = now or timezone.now()
+    """One run of the orders flow; returns "backfill" or "incremental".
+
+    Time is the client's clock (``ctx.now``; the cursor records when it moved on the same
+    clock). A new account, or a sync that has not moved its cursor for longer than the
+    backfill gap, catches up with the report.
+    """
+    now = now or ctx.now
     cursor = ctx.cursor()
     if backfill_start is not None or cursor.position is None or (
         now - cursor.updated_at > backfill_gap()

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, register_retry
+from amazonsync.spapi.clock import utcnow
 from amazonsync.spapi.errors import InvalidInput, NotFound, SpApiError
 from catalog.models import KitComponent, Listing, MerchantStock
 from catalog.services import WAITING_ON_MAPPING, listing_discover, listing_key
@@ -774,7 +775,7 @@ def shipment_confirm(*, shipment: Shipment, client, flow: str = SHIPMENTS_FLOW, 
         _shipment_problem(shipment=shipment, flow=flow, reason=CONFIRM_ERROR, run=run,
                           message=f"confirmShipment failed, will retry: {err}")
         return shipment.status
-    shipment_mark_confirmed(shipment=shipment, request=payload)
+    shipment_mark_confirmed(shipment=shipment, request=payload, at=utcnow(client.clock))
     return ShipmentStatus.CONFIRMED
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
@@ -38,7 +37,7 @@ def returns_flow(ctx: FlowContext) -> None:
     from .services import refunds_match, returns_import
 
     marketplace = ctx.marketplace
-    now = timezone.now()
+    now = ctx.now
     while True:
         start, end = returns_window(ctx.cursor().position, now)
         files = {}
@@ -64,4 +63,4 @@ def returns_flow(ctx: FlowContext) -> None:
                 path.unlink(missing_ok=True)
         if end >= now:
             break
-    refunds_match(account=ctx.account, marketplace=marketplace, run=ctx.run)
+    refunds_match(account=ctx.account, marketplace=marketplace, run=ctx.run, now=ctx.now)

@@ -21,6 +21,8 @@ def load(ctx) -> None:
         ctx.log(f"settlements: {run.status} — {run.created} imported, {run.unchanged} "
                 f"already there, {run.api_calls} API calls")
     settlements = Settlement.objects.filter(account=ctx.account)
+    if ctx.sync and not settlements.exists():
+        ctx.problem("no settlement loaded from the sandbox")
     ctx.log(f"settlements: {settlements.count()} stored, "
             f"{settlements.filter(has_drift=True).count()} with drift")
     preparer = get_user_model().objects.filter(username="accountant").first()

@@ -9,7 +9,6 @@ import datetime
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from amazonsync.flows import FlowContext, register_flow
@@ -29,7 +28,7 @@ def settlements(ctx: FlowContext) -> None:
     """Import new V2 settlement reports (getReports, each document once)."""
     from .services import settlement_import
 
-    now = timezone.now()
+    now = ctx.now
     cursor = ctx.cursor()
     since = now - LOOKBACK
     if cursor.position is not None:

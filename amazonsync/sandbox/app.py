@@ -3,10 +3,14 @@
 Transport-free: ``Sandbox.handle(Request) -> Response``. ``server.py`` puts it behind
 ``http.server``. One lock serialises handlers, so the state needs no finer locking.
 
-Time: the simulated "now" (``Sandbox.now``, epoch seconds) starts at the world start and only
-moves through ``POST /_sandbox/advance``. Access tokens expire after ``expires_in`` seconds of
-*wall* time (``time.time()``); rate-limit buckets use the ``x-sandbox-clock`` request header
-when present, else ``time.monotonic()``.
+Time: the simulated "now" (``Sandbox.now``, epoch seconds) starts at the present (the wall
+clock when the sandbox starts; its world is generated back from today's date) or, with a fixed
+``start``, at that instant; it then only moves through ``POST /_sandbox/advance``. Access
+tokens expire after ``expires_in`` seconds of *wall* time (``time.time()``). Rate limits keep
+two clock domains apart: a client on a simulated clock sends ``x-sandbox-clock`` (and
+``x-sandbox-clock-id``) and is judged by its own clock in buckets of its own; every other
+client is judged by ``time.monotonic()`` in the wall-clock buckets. Neither can starve the
+other.
 """
 
 from __future__ import annotations
@@ -79,6 +83,9 @@ REQUESTABLE_REPORT_TYPES = (ALL_ORDERS_REPORT_TYPE, FBA_RETURNS_REPORT_TYPE,
                             MFN_RETURNS_REPORT_TYPE)
 LISTINGS_FEED_TYPE = "JSON_LISTINGS_FEED"
 TOKEN_LIFETIME = 3600
+# Seconds (on the polling client's own clock) a report or feed takes to process; otherwise
+# the third poll or 60 s of the sandbox's now.
+PROCESSING_SECONDS = 2.0
 HOSTILE_TOKEN_USES = 25
 EXPIRED_MESSAGE = "The access token you provided has expired."
 
@@ -87,7 +94,7 @@ EXPIRED_MESSAGE = "The access token you provided has expired."
 class SandboxConfig:
     seed: int = 1
     orders: int = 2000
-    start: str = "2026-11-01T00:00:00Z"
+    start: str | int | None = None  # None: the present (see module docstring)
     faults: str = "none"
     rate_limits: bool = True
     base_url: str = "http://127.0.0.1:8001"
@@ -183,6 +190,7 @@ class ReportJob:
     outcome: str  # DONE | FATAL | CANCELLED
     polls: int = 0
     document_id: str | None = None
+    clock: tuple[tuple, float] | None = None  # the creating client's (clock domain, time)
 
 
 @dataclass
@@ -197,6 +205,7 @@ class FeedJob:
     status: str = "IN_QUEUE"
     result_document_id: str | None = None
     finished: int | None = None
+    clock: tuple[tuple, float] | None = None  # the creating client's (clock domain, time)
 
 
 @dataclass
@@ -218,7 +227,8 @@ class Sandbox:
         self.world = world or World(self.config.seed, orders=self.config.orders,
                                     start=self.config.start)
         self.seller_id = self.world.seller_id
-        self.now = self.world.start
+        self.now = max(self.world.start, int(time.time())) if self.world.present \
+            else self.world.start
         self.lock = threading.RLock()
         self.seq = 0
         self.tokens: dict[str, AccessToken] = {}
@@ -350,12 +360,8 @@ class Sandbox:
         op, params = matched
         seller = self._authenticate(request)
         if self.config.rate_limits:
-            clock = request.headers.get("x-sandbox-clock")
-            try:
-                now = float(clock) if clock else time.monotonic()
-            except ValueError:
-                now = time.monotonic()
-            if not self.limiter.allow((seller, op.name), op.rate, op.burst, now):
+            if not self.limiter.allow(self._bucket_key(request, seller, op.name), op.rate,
+                                      op.burst, self._bucket_time(request)):
                 raise ApiError(429, "QuotaExceeded",
                                "You exceeded your quota for the requested resource.")
         handler = getattr(self, f"op_{op.name}")
@@ -363,6 +369,28 @@ class Sandbox:
         if 200 <= response.status < 300:
             response.headers.append(("x-amzn-RateLimit-Limit", str(float(op.rate))))
         return response
+
+    @staticmethod
+    def _simulated_clock(request: Request) -> float | None:
+        try:
+            return float(request.headers["x-sandbox-clock"])
+        except (KeyError, ValueError):
+            return None
+
+    def _clock_domain(self, request: Request) -> tuple[str, ...]:
+        """("wall",) for wall-clock clients, ("simulated", clock id) for simulated clocks."""
+        if self._simulated_clock(request) is None:
+            return ("wall",)
+        return ("simulated", request.headers.get("x-sandbox-clock-id", ""))
+
+    def _bucket_key(self, request: Request, seller: str, operation: str) -> tuple:
+        """Wall-clock clients share Amazon's buckets per seller and operation; a client on a
+        simulated clock gets buckets of its own clock domain."""
+        return (*self._clock_domain(request), seller, operation)
+
+    def _bucket_time(self, request: Request) -> float:
+        simulated = self._simulated_clock(request)
+        return time.monotonic() if simulated is None else simulated
 
     def _authenticate(self, request: Request) -> str:
         token = request.headers.get("x-amz-access-token", "")
@@ -698,7 +726,8 @@ class Sandbox:
             outcome = {1: "FATAL", 2: "CANCELLED"}.get(len(self.reports) % 4, "DONE")
         report_id = str(60_000_000_000 + n)
         self.reports[report_id] = ReportJob(report_id, report_type, [m.id for m in mps],
-                                            start, min(end, self.now), self.now, outcome)
+                                            start, min(end, self.now), self.now, outcome,
+                                            clock=self._client_clock(request))
         return _json(202, {"reportId": report_id})
 
     def _body_time(self, body: dict, name: str) -> int | None:
@@ -710,9 +739,22 @@ class Sandbox:
         except ValueError as exc:
             raise _bad(f"{name} is not a valid ISO 8601 date-time.") from exc
 
-    def _report_status(self, job: ReportJob) -> str:
+    def _client_clock(self, request: Request) -> tuple[tuple, float]:
+        """The requesting client's clock: its domain and its time."""
+        return (self._clock_domain(request), self._bucket_time(request))
+
+    def _waited(self, job: ReportJob | FeedJob, request: Request | None) -> bool:
+        """The client that created the job has waited its processing time on its own clock
+        (wall or simulated): a report or feed takes seconds, whatever the sandbox's now."""
+        if request is None or job.clock is None:
+            return False
+        domain, created = job.clock
+        now_domain, now = self._client_clock(request)
+        return domain == now_domain and now - created >= PROCESSING_SECONDS
+
+    def _report_status(self, job: ReportJob, request: Request | None = None) -> str:
         elapsed = self.now - job.created
-        if job.polls >= 2 or elapsed >= 60:
+        if job.polls >= 2 or elapsed >= 60 or (job.polls >= 1 and self._waited(job, request)):
             status = job.outcome
         elif job.polls >= 1 or elapsed >= 20:
             status = "IN_PROGRESS"
@@ -743,8 +785,8 @@ class Sandbox:
         self.documents[doc_id] = Document(doc_id, content, compressed)
         return doc_id
 
-    def _report_json(self, job: ReportJob) -> dict:
-        status = self._report_status(job)
+    def _report_json(self, job: ReportJob, request: Request | None = None) -> dict:
+        status = self._report_status(job, request)
         out: dict = {
             "marketplaceIds": job.marketplace_ids,
             "reportId": job.id,
@@ -828,7 +870,7 @@ class Sandbox:
     def op_getReport(self, request: Request, seller: str, reportId: str) -> Response:
         job = self.reports.get(reportId)
         if job is not None and seller == self.seller_id:
-            body = self._report_json(job)
+            body = self._report_json(job, request)
             job.polls += 1
             return _json(200, body)
         settlement = self._settlements_by().get(reportId)
@@ -912,14 +954,14 @@ class Sandbox:
                        f"The sandbox processes {LISTINGS_FEED_TYPE} feeds.")
         feed_id = str(50_000_000 + self._next_id())
         self.feeds[feed_id] = FeedJob(feed_id, feed_type, [m.id for m in mps], doc_id,
-                                      self.now, seller)
+                                      self.now, seller, clock=self._client_clock(request))
         return _json(202, {"feedId": feed_id})
 
-    def _feed_status(self, job: FeedJob) -> str:
+    def _feed_status(self, job: FeedJob, request: Request | None = None) -> str:
         if job.status in ("DONE", "FATAL", "CANCELLED"):
             return job.status
         elapsed = self.now - job.created
-        if job.polls >= 2 or elapsed >= 60:
+        if job.polls >= 2 or elapsed >= 60 or (job.polls >= 1 and self._waited(job, request)):
             self._process_feed(job)
         elif job.polls >= 1 or elapsed >= 20:
             job.status = "IN_PROGRESS"
@@ -930,8 +972,8 @@ class Sandbox:
         for job in self.feeds.values():
             self._feed_status(job)
 
-    def _feed_json(self, job: FeedJob) -> dict:
-        status = self._feed_status(job)
+    def _feed_json(self, job: FeedJob, request: Request | None = None) -> dict:
+        status = self._feed_status(job, request)
         out: dict = {"feedId": job.id, "feedType": job.feed_type,
                      "marketplaceIds": job.marketplace_ids,
                      "createdTime": iso_offset(job.created), "processingStatus": status}
@@ -947,7 +989,7 @@ class Sandbox:
         job = self.feeds.get(feedId)
         if job is None or job.seller != seller:
             raise _not_found(f"Feed {feedId} not found.")
-        body = self._feed_json(job)
+        body = self._feed_json(job, request)
         job.polls += 1
         return _json(200, body)
 
@@ -1500,6 +1542,7 @@ class Sandbox:
             "tokenUrl": f"{self.config.base_url.rstrip('/')}/auth/o2/token",
             "seed": self.config.seed, "orders": self.world.order_count,
             "faults": self.config.faults, "rateLimits": self.config.rate_limits,
-            "now": iso_z(self.now),
+            "now": iso_z(self.now), "start": iso_z(self.world.start),
+            "present": self.world.present,
             "marketplaces": {code: mp.id for code, mp in MARKETPLACES.items()},
         }

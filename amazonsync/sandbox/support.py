@@ -79,12 +79,13 @@ class TokenCodec:
 
 
 class RateLimiter:
-    """Token buckets per (seller, operation): ``burst`` tokens, refilled at ``rate`` per s."""
+    """Token buckets per key (clock domain, seller, operation): ``burst`` tokens, refilled at
+    ``rate`` per second of the key's own clock."""
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[tuple, tuple[float, float]] = {}
 
-    def allow(self, key: tuple[str, str], rate: float, burst: int, now: float) -> bool:
+    def allow(self, key: tuple, rate: float, burst: int, now: float) -> bool:
         tokens, last = self._buckets.get(key, (float(burst), now))
         elapsed = max(0.0, now - last)
         tokens = min(float(burst), tokens + elapsed * rate)

@@ -1,8 +1,12 @@
 """A deterministic seller world for the SP-API sandbox.
 
-Pure Python, no wall clock: everything derives from ``random.Random`` seeded by strings built
-from the world seed, so the same seed always yields the same catalog, orders, returns,
-inbound shipments and ledger (settlements, financial events), byte for byte.
+Pure Python: everything derives from ``random.Random`` seeded by strings built from the world
+seed and from times *relative to the world's start*, so the same seed always yields the same
+catalog, orders, returns, inbound shipments and ledger (settlements every 14 days, financial
+events) relative to its start, byte for byte. The start is a fixed instant (tests, ``--start``)
+or, by default, the present: midnight UTC of today's date, read once from the wall clock
+(``present_start``). History reaches back ``history_days`` (120: more than every flow's default
+window, e.g. the 89-day settlement lookback) and forward ``future_days``.
 
 Times are epoch seconds (``int``) internally; money is ``Decimal`` rounded per currency.
 Orders carry a timeline (purchase, pending until, item ship times, cancellation, returns),
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,14 +35,23 @@ LWA_CLIENT_SECRET = "sandbox-client-secret"
 REFRESH_TOKEN = "Atzr|sandbox-refresh-token"
 # Accepted by nobody: the hostile profile (and ``POST /_sandbox/revoke``) model revocation.
 REVOKED_REFRESH_TOKEN = "Atzr|sandbox-revoked-refresh-token"
+# A fixed start for reproducible tests; the sandbox's default is the present.
 DEFAULT_START = "2026-11-01T00:00:00Z"
 DEFAULT_SEED = 1
 DEFAULT_ORDERS = 2000
 
 HOUR = 3600
 DAY = 86400
-SETTLEMENT_ANCHOR = parse_time("2026-01-06T00:00:00Z")
 SETTLEMENT_DAYS = 14
+# Settlement periods are counted from the world start: the last one before the start closed
+# this long before it (its report exists a day later).
+SETTLEMENT_CLOSE_BEFORE_START = 10 * DAY
+
+
+def present_start(now: float | None = None) -> int:
+    """The start of a world that lives in the present: midnight UTC of today's date."""
+    now = time.time() if now is None else now
+    return int(now) // DAY * DAY
 
 
 @dataclass(frozen=True)
@@ -349,7 +363,7 @@ class World:
         seed: int = DEFAULT_SEED,
         *,
         orders: int = DEFAULT_ORDERS,
-        start: str | int = DEFAULT_START,
+        start: str | int | None = None,
         history_days: int = 120,
         future_days: int = 60,
         seller_id: str = DEFAULT_SELLER,
@@ -357,7 +371,11 @@ class World:
     ) -> None:
         self.seed = seed
         self.order_count = orders
+        self.present = start is None  # lives in the present: its sandbox's now is the wall clock
+        if start is None:
+            start = present_start()
         self.start = parse_time(start) if isinstance(start, str) else int(start)
+        self.settlement_anchor = self.start - SETTLEMENT_CLOSE_BEFORE_START
         self.window_start = self.start - history_days * DAY
         self.window_end = self.start + future_days * DAY
         self.seller_id = seller_id
@@ -735,10 +753,10 @@ class World:
         return max(fee, quantize(Decimal("0.30") * mp.fx, mp.currency))
 
     def settlement_period(self, ts: int) -> int:
-        return (ts - SETTLEMENT_ANCHOR) // (SETTLEMENT_DAYS * DAY)
+        return (ts - self.settlement_anchor) // (SETTLEMENT_DAYS * DAY)
 
     def period_bounds(self, period: int) -> tuple[int, int]:
-        start = SETTLEMENT_ANCHOR + period * SETTLEMENT_DAYS * DAY
+        start = self.settlement_anchor + period * SETTLEMENT_DAYS * DAY
         return start, start + SETTLEMENT_DAYS * DAY
 
     def _periods(self) -> range:

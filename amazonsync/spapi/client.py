@@ -155,7 +155,7 @@ class SpApiClient:
     backoff_max = 60.0
     backoff_jitter = 1.0
     timeout = (10, 60)
-    poll_initial = 5.0  # report/feed polling: first wait, doubled up to poll_max
+    poll_initial = 2.0  # report/feed polling: first wait, doubled up to poll_max
     poll_max = 60.0
     poll_timeout = 4 * 3600.0
     document_attempts = 2  # report_fetch/feed_submit download a truncated document again
@@ -251,6 +251,7 @@ class SpApiClient:
             headers["content-type"] = "application/json"
         if self.clock.simulated:
             headers["x-sandbox-clock"] = f"{self.clock.now():.6f}"
+            headers["x-sandbox-clock-id"] = getattr(self.clock, "domain", "simulated")
         started = time.monotonic()
         try:
             response = self.session.request(

@@ -2,12 +2,17 @@
 
 ``RealClock`` is wall time. ``SimulatedClock`` never really sleeps: ``sleep`` advances
 ``now`` at once, so tests and benchmarks can spend hours of quota in milliseconds. When a
-client runs on a simulated clock it sends ``x-sandbox-clock: <now>`` so the local sandbox
-judges rate limits by the same time.
+client runs on a simulated clock it sends ``x-sandbox-clock: <now>`` (and the clock's
+``domain``) so the local sandbox judges its rate limits by the same time, in buckets apart from
+wall-clock clients.
+
+A flow reads the time from its client's clock (``FlowContext.now``), so one run has one notion
+of time: ``utcnow(clock)`` turns a clock reading into an aware UTC datetime.
 """
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from typing import Protocol, runtime_checkable
@@ -38,13 +43,15 @@ class RealClock:
 class SimulatedClock:
     """A clock whose ``sleep`` advances ``now`` instantly; thread safe.
 
-    ``slept`` is the total simulated time spent sleeping.
+    ``slept`` is the total simulated time spent sleeping. Clients on simulated clocks of the
+    same ``domain`` share the sandbox's simulated-time buckets.
     """
 
     simulated = True
 
-    def __init__(self, start: float | None = None) -> None:
+    def __init__(self, start: float | None = None, *, domain: str = "simulated") -> None:
         self._now = float(time.time() if start is None else start)
+        self.domain = domain
         self._lock = threading.Lock()
         self.slept = 0.0
 
@@ -66,3 +73,8 @@ class SimulatedClock:
 
     def __repr__(self) -> str:
         return f"SimulatedClock(now={self._now:.3f})"
+
+
+def utcnow(clock: Clock) -> datetime.datetime:
+    """The clock's now as an aware UTC datetime."""
+    return datetime.datetime.fromtimestamp(clock.now(), datetime.UTC)

@@ -19,9 +19,13 @@ class Ctx:
     api_url: str
     sync: bool = True
     lines: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
 
     def log(self, line):
         self.lines.append(line)
+
+    def problem(self, message):
+        self.problems.append(message)
 
 
 def test_demo_loads_catalog_and_runs_the_flows(sandbox):

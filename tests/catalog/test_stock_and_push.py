@@ -9,6 +9,7 @@ import pytest
 from amazonsync.flows import FlowContext, get_flow
 from amazonsync.models import SyncException, SyncRun
 from amazonsync.spapi.client import FeedResult
+from amazonsync.spapi.clock import RealClock
 from catalog import feeds, selectors, services
 from catalog.models import FbaStock, Item, KitComponent, Listing, MerchantStock, PushFeed
 from marketplaces.models import Marketplace
@@ -152,6 +153,7 @@ def test_feeds_hold_at_most_25000_messages():
 class FakeClient:
     def __init__(self, reject=(), status="DONE"):
         self.reject, self.status, self.sent = set(reject), status, []
+        self.clock = RealClock()  # the flow's now, like any client's
 
     def feed_submit(self, feed_type, document, *, marketplace_ids):
         doc = feeds.loads(document)

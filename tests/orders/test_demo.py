@@ -31,9 +31,13 @@ class Ctx:
     api_url: str
     sync: bool = True
     lines: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
 
     def log(self, line):
         self.lines.append(line)
+
+    def problem(self, message):
+        self.problems.append(message)
 
 
 def test_demo_syncs_orders_and_records_a_shipment(monkeypatch):
@@ -46,7 +50,9 @@ def test_demo_syncs_orders_and_records_a_shipment(monkeypatch):
             refresh_token=REFRESH_TOKEN, rotated_on=timezone.localdate(), api_base_url=url,
             token_url=f"{url}/auth/o2/token", marketplace_codes=["US", "GB", "DE", "JP"],
         )
-        demo.load(Ctx(account=account, api_url=url))
+        ctx = Ctx(account=account, api_url=url)
+        demo.load(ctx)
+        assert ctx.problems == []
         runs = SyncRun.objects.filter(flow="orders")
         assert runs.count() == 4
         assert not runs.exclude(status="succeeded").exists(), list(runs.values("error"))

@@ -28,8 +28,10 @@ MIN = datetime.timedelta(minutes=1)
 
 @pytest.fixture(autouse=True)
 def simulated_clock(monkeypatch):
-    """Clients built by the runner wait for rate limits and back off in simulated time."""
-    monkeypatch.setattr("amazonsync.spapi.client.RealClock", lambda: SimulatedClock())
+    """Clients built by the runner wait for rate limits and back off in simulated time; the
+    flows' now is an hour after T0 (Amazon's answers are about T0)."""
+    monkeypatch.setattr("amazonsync.spapi.client.RealClock",
+                        lambda: SimulatedClock(start=(T0 + 60 * MIN).timestamp()))
 
 
 class FakeAmazon:

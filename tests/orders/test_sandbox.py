@@ -13,6 +13,7 @@ from django.utils import timezone
 from amazonsync.models import ApiCall, SyncCursor, SyncException
 from amazonsync.sandbox import (
     DEFAULT_SELLER,
+    DEFAULT_START,
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -36,14 +37,24 @@ ORDERS = 3000
 WINDOW_START = datetime.datetime(2026, 10, 25, tzinfo=datetime.UTC)
 
 
+START = datetime.datetime.fromisoformat(DEFAULT_START)
+
+
+_APPS: list = []  # the sandboxes of the running test: the flows' clock follows the last one
+
+
 @pytest.fixture(autouse=True)
 def simulated_clock(monkeypatch):
-    monkeypatch.setattr("amazonsync.spapi.client.RealClock", lambda: SimulatedClock())
+    """Each client's clock starts at the sandbox's now (its fixed start, or later when the
+    test advances it): one notion of time for the flows and the sandbox."""
+    monkeypatch.setattr(
+        "amazonsync.spapi.client.RealClock",
+        lambda: SimulatedClock(start=_APPS[-1].now if _APPS else START.timestamp()))
 
 
 @pytest.fixture(scope="module")
 def world():
-    return World(SEED, orders=ORDERS)
+    return World(SEED, orders=ORDERS, start=DEFAULT_START)
 
 
 @pytest.fixture
@@ -55,11 +66,13 @@ def sandbox(world):
         url, stop, app = start_sandbox_app(SandboxConfig(seed=SEED, orders=ORDERS, **overrides),
                                            world=world)
         stops.append(stop)
+        _APPS.append(app)
         return url, app
 
     yield make
     for stop in stops:
         stop()
+    _APPS.clear()
 
 
 def seller(url: str, selling_partner_id: str = DEFAULT_SELLER):
@@ -78,7 +91,9 @@ def start_at(account, when: datetime.datetime, *, report: bool) -> None:
                                        position=when + datetime.timedelta(minutes=10))
     if report:
         SyncCursor.objects.filter(pk=cursor.pk).update(
-            updated_at=timezone.now() - datetime.timedelta(days=30))
+            updated_at=START - datetime.timedelta(days=30))
+    else:
+        SyncCursor.objects.filter(pk=cursor.pk).update(updated_at=START)
 
 
 def sync(account) -> None:

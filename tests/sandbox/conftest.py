@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from amazonsync.sandbox import (
+    DEFAULT_START,
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -56,7 +57,8 @@ class SandboxClient:
 
 @pytest.fixture(scope="session")
 def world() -> World:
-    return World(SEED, orders=ORDERS)
+    """A world with a fixed start (reproducible dates); the present is tested apart."""
+    return World(SEED, orders=ORDERS, start=DEFAULT_START)
 
 
 @pytest.fixture

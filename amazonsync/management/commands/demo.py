@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from amazonsync.demo import DEMO_USERS, demo_load
+from amazonsync.demo import DEMO_USERS, DemoFailed, demo_load
 
 
 class Command(BaseCommand):
@@ -23,7 +23,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, sandbox_url=None, no_sync=False, **options):
-        summary = demo_load(sandbox_url=sandbox_url, sync=not no_sync, log=self.stdout.write)
+        try:
+            summary = demo_load(sandbox_url=sandbox_url, sync=not no_sync,
+                                log=self.stdout.write)
+        except DemoFailed as err:
+            raise CommandError(str(err)) from err
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo back office ready."))
         self.stdout.write(f"  Admin:    {summary['admin_url']}")

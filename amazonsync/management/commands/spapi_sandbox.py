@@ -13,7 +13,7 @@ from amazonsync.sandbox import (
     serve_forever,
 )
 from amazonsync.sandbox.support import FAULT_PROFILES
-from amazonsync.sandbox.world import DEFAULT_ORDERS, DEFAULT_SEED, DEFAULT_START
+from amazonsync.sandbox.world import DEFAULT_ORDERS, DEFAULT_SEED
 
 
 class Command(BaseCommand):
@@ -25,8 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
         parser.add_argument("--faults", choices=FAULT_PROFILES, default="none")
         parser.add_argument("--orders", type=int, default=DEFAULT_ORDERS)
-        parser.add_argument("--start", default=DEFAULT_START,
-                            help="simulated start instant (ISO 8601)")
+        parser.add_argument("--start", default=None,
+                            help="a fixed simulated start instant (ISO 8601), for reproducible "
+                            "runs; default: the present (the world is generated back from "
+                            "today's date and the clock starts at the wall clock)")
         parser.add_argument("--advance", type=int, default=0, metavar="SECONDS",
                             help="move simulated time forward by SECONDS before serving")
         parser.add_argument("--base-url", default=None,
