@@ -155,7 +155,10 @@ class LineTotals:
     """Sums gathered while the lines stream past, so that nothing has to read the stored
     lines back: amount and count per (posted date, transaction type, amount type, amount
     description, marketplace name) and, for the (type, amount type, description) triples
-    ``classify`` names (e.g. order principal, refund principal), the amount per order id.
+    ``classify`` names (e.g. order principal, refund principal), the amount per (order id,
+    SKU) in ``orders[kind]`` (SKU '' when the line names none; lines without an order id
+    are left out). Per SKU because one order can be settled in parts: a split shipment's
+    items fall into different settlements.
 
     ``classify(transaction_type, amount_type, amount_description)`` returns a kind name or
     None; it is called once per distinct cell, never per line. Amounts are exact Decimals.
@@ -163,9 +166,9 @@ class LineTotals:
 
     def __init__(self, classify: Callable[[str, str, str], str | None] | None = None) -> None:
         self.classify = classify
-        # key -> [amount, count, {order id: amount} or None]
+        # key -> [amount, count, {(order id, sku): amount} or None]
         self.cells: dict[tuple[date | None, str, str, str, str], list] = {}
-        self.orders: dict[str, dict[str, Decimal]] = {}
+        self.orders: dict[str, dict[tuple[str, str], Decimal]] = {}
 
     def cell(self, key: tuple[date | None, str, str, str, str]) -> list:
         kind = self.classify(key[1], key[2], key[3]) if self.classify is not None else None
@@ -180,7 +183,8 @@ class LineTotals:
         cell[0] += x.amount
         cell[1] += 1
         if cell[2] is not None and x.order_id:
-            cell[2][x.order_id] = cell[2].get(x.order_id, _ZERO) + x.amount
+            item = (x.order_id, x.sku)
+            cell[2][item] = cell[2].get(item, _ZERO) + x.amount
 
     def groups(self) -> dict[tuple[date | None, str, str, str], list]:
         """{(first day of the posted month or None, type, amount type, description):
@@ -384,11 +388,11 @@ class SettlementReport:
             return index.get(column, empty)
 
         i_total, i_sid, i_currency, i_amount, i_posted, i_pdt, i_qty, i_ttype, i_atype, \
-            i_desc, i_mkt, i_order = (
+            i_desc, i_mkt, i_order, i_sku = (
                 at(c) for c in ("total-amount", "settlement-id", "currency", "amount",
                                 "posted-date", "posted-date-time", "quantity-purchased",
                                 "transaction-type", "amount-type", "amount-description",
-                                "marketplace-name", "order-id")
+                                "marketplace-name", "order-id", "sku")
             )
         field_positions = {
             "line_number": i_lineno, "amount": i_amount_text, "posted_date": i_posted_text,
@@ -516,8 +520,8 @@ class SettlementReport:
                     cell[1] += 1
                     if cell[2] is not None and values[i_order]:
                         orders = cell[2]
-                        order = values[i_order]
-                        orders[order] = orders.get(order, _ZERO) + value
+                        item = (values[i_order], values[i_sku])
+                        orders[item] = orders.get(item, _ZERO) + value
                     count += 1
                     prints.append(fingerprint or "\x1f".join(canonical_of(values)))
                     if extras:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import heapq
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -89,8 +89,12 @@ _PRINCIPAL_FIELDS = ("order_total", "item_total", "total")
 
 
 def _order_model():
-    """(Order model, its Amazon id field, a per-order principal query) or None when the
-    orders app is not installed or not migrated: order reconciliation is then skipped."""
+    """(existing ids query, principal query) or None when the orders app is not installed
+    or not migrated: order reconciliation is then skipped.
+
+    The principal query gives ``(order id, seller SKU, principal)`` rows: our order lines'
+    item price per SKU, or, where the orders have no lines with a SKU and price, one row
+    per order with SKU None (the order is then compared as a whole)."""
     if not apps.is_installed("orders"):
         return None
     try:
@@ -109,13 +113,17 @@ def _order_model():
     tables = set(connection.introspection.table_names())
     if order_model._meta.db_table not in tables:
         return None
-    if line_model is not None and "item_price" in line_names and "order" in line_names \
+    if line_model is not None and {"item_price", "order", "seller_sku"} <= line_names \
             and line_model._meta.db_table in tables:
         def principal(ids, account_id):
             qs = line_model.objects.filter(**{f"order__{id_field}__in": _id_list(ids)})
             if "account" in names:
                 qs = qs.filter(order__account_id=account_id)
-            return qs.values_list(f"order__{id_field}").annotate(total=Sum("item_price"))
+            return (
+                qs.values_list(f"order__{id_field}", "seller_sku")
+                .annotate(total=Sum("item_price"))
+                .order_by()
+            )
     else:
         amount_field = next((f for f in _PRINCIPAL_FIELDS if f in names), None)
         if amount_field is None:
@@ -125,7 +133,7 @@ def _order_model():
             qs = order_model.objects.filter(**{f"{id_field}__in": _id_list(ids)})
             if "account" in names:
                 qs = qs.filter(account_id=account_id)
-            return qs.values_list(id_field, amount_field)
+            return ((i, None, a) for i, a in qs.values_list(id_field, amount_field))
 
     def existing(ids, account_id):
         qs = order_model.objects.filter(**{f"{id_field}__in": _id_list(ids)})
@@ -159,68 +167,113 @@ def _id_list(ids):
     return ids
 
 
+def _by_order(items, limit: int) -> dict[str, dict[str, Decimal]]:
+    """``((order id, sku), amount)`` items as {order id: {sku: amount}} for the ``limit``
+    smallest order ids (all SKUs of each; items without an order id left out): the same
+    orders whichever path, and whatever order, the items come from."""
+    out: dict[str, dict[str, Decimal]] = {}
+    for (order_id, sku), amount in items:
+        if not order_id:
+            continue
+        skus = out.get(order_id)
+        if skus is None:
+            skus = out[order_id] = {}
+        skus[sku] = skus.get(sku, ZERO) + amount
+    if len(out) > limit:
+        out = {order_id: out[order_id] for order_id in heapq.nsmallest(limit, out)}
+    return out
+
+
+def _settled_sql(lines, transaction_type: str, limit: int) -> dict[str, dict[str, Decimal]]:
+    """The principal of ``transaction_type`` lines per order and SKU of the ``limit``
+    smallest order ids: SQL over the stored lines (the reference for the streamed totals)."""
+    these = lines.filter(
+        transaction_type__iexact=transaction_type, amount_type__iexact="ItemPrice",
+        amount_description__iexact="Principal",
+    )
+    first = these.values("order_id").distinct().order_by("order_id")[:limit]
+    rows = (
+        these.filter(order_id__in=first)
+        .values_list("order_id", "sku")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    return _by_order((((o, sku), total) for o, sku, total in rows), limit)
+
+
 def order_reconciliation(settlement: Settlement, *, limit: int = 10_000, totals=None):
     """Order principal in the settlement vs our orders: missing orders, amount mismatches,
     refunds without an order. None when skipped (no orders app).
 
-    ``totals``: the :class:`settlements.parsers.LineTotals` of the import (per-order
-    principal gathered while the lines streamed); without them the lines are read in SQL.
+    Compared per (order, SKU): the settlement's principal for each SKU of the order in
+    this settlement against our order lines' item price for that SKU, so an order whose
+    items are settled in parts (split shipment, partly shipped) matches in every
+    settlement. A SKU our order does not have, or a different amount (quantized per
+    currency) for a SKU, is an ``amount_mismatch``; the issue's amounts are the order's
+    sums over the SKUs of this settlement. When a principal line names no SKU (or our
+    orders have no lines by SKU) the order is compared as a whole. At most ``limit``
+    orders with principal and ``limit`` with refunds are checked: the smallest order ids.
+
+    ``totals``: the :class:`settlements.parsers.LineTotals` of the import (principal per
+    order and SKU gathered while the lines streamed); without them the lines are read in
+    SQL. Both give the same result.
     """
     found = _order_model()
     if found is None:
         return None
     existing, principal_of = found
     if totals is not None:
-        def first(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
-            return {k: v for k, v in itertools.islice(amounts.items(), limit) if k}
-
-        principal = first(totals.orders.get("principal", {}))
-        refunds = first(totals.orders.get("refund", {}))
+        principal = _by_order(totals.orders.get("principal", {}).items(), limit)
+        refunds = _by_order(totals.orders.get("refund", {}).items(), limit)
         ids = sorted(set(principal) | set(refunds))
         known: set[str] = set()
         for i in range(0, len(ids), _id_batch()):
             known |= existing(ids[i:i + _id_batch()], settlement.account_id)
     else:
         lines = SettlementLine.objects.filter(settlement=settlement).exclude(order_id="")
-        principal = dict(
-            lines.filter(
-                transaction_type__iexact="Order", amount_type__iexact="ItemPrice",
-                amount_description__iexact="Principal",
-            )
-            .values_list("order_id")
-            .annotate(total=Sum("amount"))
-            .order_by()[:limit]
-        )
-        refunds = dict(
-            lines.filter(transaction_type__iexact="Refund", amount_type__iexact="ItemPrice",
-                         amount_description__iexact="Principal")
-            .values_list("order_id")
-            .annotate(total=Sum("amount"))
-            .order_by()[:limit]
-        )
+        principal = _settled_sql(lines, "Order", limit)
+        refunds = _settled_sql(lines, "Refund", limit)
         wanted = lines.filter(
             Q(transaction_type__iexact="Order") | Q(transaction_type__iexact="Refund")
         ).values("order_id").distinct()
         known = existing(wanted, settlement.account_id)
-    ours: dict[str, Decimal] = {}
+    ours: dict[str, dict[str | None, Decimal]] = {}
     mine = sorted(known & set(principal))
     for i in range(0, len(mine), _id_batch()):
-        for order_id, amount in principal_of(mine[i:i + _id_batch()], settlement.account_id):
-            ours[order_id] = (ours.get(order_id) or ZERO) + (amount or ZERO)
+        for order_id, sku, amount in principal_of(mine[i:i + _id_batch()],
+                                                  settlement.account_id):
+            skus = ours.setdefault(order_id, {})
+            skus[sku] = skus.get(sku, ZERO) + (amount or ZERO)
     result = OrderReconciliation(orders_checked=len(set(principal) | set(refunds)))
     currency = settlement.currency
-    for order_id, amount in sorted(principal.items()):
+
+    def money(value: Decimal) -> Decimal:
+        return quantize_money(value, currency)
+
+    for order_id, settled in sorted(principal.items()):
+        amount = sum(settled.values(), ZERO)
         if order_id not in known:
-            result.issues.append(OrderIssue("missing_order", order_id, amount))
-        elif quantize_money(ours.get(order_id, ZERO), currency) != quantize_money(
-            amount, currency
-        ):
-            result.issues.append(
-                OrderIssue("amount_mismatch", order_id, amount, ours.get(order_id, ZERO))
+            result.issues.append(OrderIssue("missing_order", order_id, money(amount)))
+            continue
+        skus = ours.get(order_id, {})
+        if "" in settled or None in skus:  # no SKU to compare by: the whole order
+            our_amount = sum(skus.values(), ZERO)
+            differs = money(our_amount) != money(amount)
+        else:
+            our_amount = sum((skus[sku] for sku in settled if sku in skus), ZERO)
+            differs = any(
+                sku not in skus or money(skus[sku]) != money(value)
+                for sku, value in settled.items()
             )
-    for order_id, amount in sorted(refunds.items()):
+        if differs:
+            result.issues.append(
+                OrderIssue("amount_mismatch", order_id, money(amount), money(our_amount))
+            )
+    for order_id, settled in sorted(refunds.items()):
         if order_id not in known:
-            result.issues.append(OrderIssue("refund_without_order", order_id, amount))
+            result.issues.append(OrderIssue(
+                "refund_without_order", order_id, money(sum(settled.values(), ZERO))
+            ))
     return result
 
 

@@ -1,9 +1,12 @@
-"""Small hand-made V2 settlement files for the tests (no database needed)."""
+"""Small hand-made V2 settlement files for the tests (no database needed), and our orders
+to reconcile them with (:func:`make_order`, database needed)."""
 
 from __future__ import annotations
 
 import gzip as gzip_module
 from decimal import Decimal
+
+from django.utils import timezone
 
 from settlements.parsers import COLUMNS
 
@@ -124,3 +127,26 @@ def settlement_file(lines: list[dict[str, str]] | None = None, **kw) -> bytes:
     render_kw = {k: kw.pop(k) for k in list(kw) if k in
                  ("columns", "newline", "encoding", "bom", "gzip", "trim_trailing")}
     return render(make_rows(lines, **kw), **render_kw)
+
+
+def make_order(account, order_id: str, items: list[tuple[str, str]], currency: str = "USD"):
+    """Our order with one line per (seller SKU, item price)."""
+    from marketplaces.models import Marketplace
+    from orders.models import Order, OrderLine
+
+    now = timezone.now()
+    order = Order.objects.create(
+        account=account, marketplace=Marketplace.objects.get(code="US"),
+        amazon_order_id=order_id, purchase_date=now, last_update_date=now, status="Shipped",
+        fulfillment_channel="AFN", order_total=sum((Decimal(p) for _, p in items), Decimal(0)),
+        currency=currency, first_stored_at=now,
+    )
+    zero = Decimal("0")
+    for n, (sku, price) in enumerate(items):
+        OrderLine.objects.create(
+            order=order, order_item_id=f"{order_id[-7:]}{n:02d}", seller_sku=sku,
+            quantity_ordered=1, quantity_shipped=1, currency=currency,
+            item_price=Decimal(price), item_tax=zero, shipping_price=zero, shipping_tax=zero,
+            shipping_discount=zero, promotion_discount=zero, promotion_discount_tax=zero,
+        )
+    return order

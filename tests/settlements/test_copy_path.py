@@ -14,6 +14,7 @@ from settlements.parsers import COLUMNS, LineTotals, parse_settlement, render_co
 from settlements.selectors import order_line_kind
 from tests.settlements.settlement_samples import (
     DEFAULT_LINES,
+    make_order,
     make_rows,
     render,
     settlement_file,
@@ -80,6 +81,9 @@ def variants():
                                              "quantity-purchased", "marketplace-name")]
     plain = [{k: v for k, v in x.items() if k != "posted-date-time"} for x in DEFAULT_LINES]
     yield "missing-optional", render(make_rows(plain), columns=short)
+    # no sku column: the per-order totals are keyed (order id, '')
+    yield "no-sku", render(make_rows(lines, total=total), columns=[c for c in COLUMNS
+                                                                   if c != "sku"])
     rows = make_rows()
     rows = [rows[1], rows[0], *rows[2:], dict(rows[0])]  # summary second and repeated
     yield "summary-later", render(rows)
@@ -90,6 +94,8 @@ def variants():
         x["amount"] = f"{rnd.randint(-99999, 99999) / 100:.2f}"
         x["posted-date"] = f"2024-0{1 + i % 3}-{1 + i % 28:02d}"
         x["order-id"] = f"302-{i % 37:07d}-0000000"
+        if x.get("sku"):
+            x["sku"] = f"SKU-{i % 5}"  # orders with several SKUs, lines of a SKU repeated
         many.append(x)
     yield "many", settlement_file(many)
 
@@ -107,6 +113,26 @@ def test_copy_chunks_equal_the_reference_rendering(name, data):
     assert totals.groups() == ref_totals.groups()
     assert list(totals.marketplaces().items()) == list(ref_totals.marketplaces().items())
     assert sum((g[0] for g in totals.groups().values()), Decimal(0)) == report.sum_of_lines
+    assert totals.orders["principal"]
+
+
+def test_order_totals_are_per_order_and_sku():
+    lines = quirky_lines()
+    lines.append({"transaction-type": "Order", "amount-type": "ItemPrice",
+                  "amount-description": "Principal", "amount": "7.00",
+                  "posted-date": "2024-02-02", "order-id": "302-7654321-7654321",
+                  "sku": "SKU-9"})
+    data = settlement_file(lines, total="0")
+    expected = {
+        "principal": {("302-1234567-1234567", "SKU-1"): Decimal("1234.56"),
+                      ("302-7654321-7654321", "SKU-2"): Decimal("50.00"),
+                      ("302-1234567-1234567", ""): Decimal("0.00"),
+                      ("302-7654321-7654321", "SKU-9"): Decimal("7.00")},
+        "refund": {("302-1111111-1111111", "SKU-3"): Decimal("-20.00"),
+                   ("302-7654321-7654321", ""): Decimal("-12.00")},
+    }
+    assert reference(data)[1].orders == expected
+    assert fast(data)[1].orders == expected
 
 
 def test_copy_chunks_of_the_quirky_file_render_nulls_and_escapes():
@@ -146,13 +172,31 @@ def test_copy_chunks_raise_the_reference_errors(change, fragment):
     assert fragment in str(got.value)
 
 
+def _principal(order_id: str, sku: str, amount: str, ttype: str = "Order"):
+    return {"transaction-type": ttype, "amount-type": "ItemPrice",
+            "amount-description": "Principal", "amount": amount,
+            "posted-date": "2024-02-05", "order-id": order_id, "sku": sku}
+
+
 @pytest.mark.django_db
 def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
     from settlements import services
-    from settlements.selectors import order_reconciliation
+    from settlements.selectors import OrderIssue, order_reconciliation
 
-    lines = quirky_lines()
-    data = settlement_file(lines, total="1210.57")
+    # our orders: whole (no SKU on one of its settlement lines), split over two settlements,
+    # a wrong price, a SKU we do not have; plus orders we do not know
+    make_order(account, "302-1234567-1234567", [("SKU-1", "1234.56")])
+    make_order(account, "302-7654321-7654321", [("SKU-2", "55.00")])
+    make_order(account, "302-2000000-0000001", [("SKU-A", "72.42"), ("SKU-B", "82.17")])
+    make_order(account, "302-2000000-0000002", [("SKU-A", "10.00")])
+    lines = quirky_lines() + [
+        _principal("302-2000000-0000001", "SKU-B", "82.17"),  # SKU-A settles later
+        _principal("302-2000000-0000002", "SKU-A", "10.00"),
+        _principal("302-2000000-0000002", "SKU-Z", "4.00"),
+        _principal("302-3000000-0000001", "SKU-A", "1.00"),
+        _principal("302-3000000-0000001", "sku-a", "2.00"),
+    ]
+    data = settlement_file(lines, total="1309.74")
     result = services.settlement_import(account=account, source=data)
     s = result.settlement
     report = parse_settlement(data)
@@ -171,5 +215,15 @@ def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
     if sql is not None:
         assert mine.orders_checked == sql.orders_checked
         assert mine.issues == sql.issues
+        assert sql.orders_checked == 6
+        assert sql.issues == [
+            OrderIssue("amount_mismatch", "302-2000000-0000002", Decimal("14.00"),
+                       Decimal("10.00")),
+            OrderIssue("missing_order", "302-3000000-0000001", Decimal("3.00")),
+            OrderIssue("amount_mismatch", "302-7654321-7654321", Decimal("50.00"),
+                       Decimal("55.00")),
+            OrderIssue("refund_without_order", "302-1111111-1111111", Decimal("-20.00")),
+        ]
+        assert s.order_issues == len(sql.issues)
     assert s.line_count == report.line_count and s.sum_of_lines == report.sum_of_lines
     assert s.fingerprint == report.fingerprint
