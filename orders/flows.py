@@ -147,7 +147,8 @@ def orders_incremental(*, ctx: FlowContext, client, after: datetime.datetime) ->
                 continue
             batch.append(data)
         with transaction.atomic():
-            counts = orders_upsert(account=ctx.account, batch=batch, run=ctx.run)
+            counts = orders_upsert(account=ctx.account, batch=batch, run=ctx.run,
+                                   now=ctx.now)
             if counts.latest_update and (newest is None or counts.latest_update > newest):
                 newest = counts.latest_update
             if last:

@@ -129,6 +129,11 @@ class Order(models.Model):
     )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
     first_stored_at = models.DateTimeField(help_text="when this back office first stored it")
+    version_stored_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="when the API version of the order (its last update) was stored, on the "
+        "sync's clock; empty for versions from a report (backfill): the sync latency",
+    )
     acknowledged_at = models.DateTimeField(
         null=True, blank=True, help_text="first shipment confirmation accepted by Amazon"
     )

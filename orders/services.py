@@ -116,6 +116,7 @@ def orders_upsert(
     batch: Sequence[OrderData],
     flow: str = ORDERS_FLOW,
     run=None,
+    now: datetime.datetime | None = None,
 ) -> UpsertCounts:
     """Store a batch of orders (an API page, a chunk of a report) in one transaction.
 
@@ -129,12 +130,12 @@ def orders_upsert(
     if not batch:
         return counts
     with transaction.atomic():
-        _upsert(account=account, batch=batch, flow=flow, run=run, counts=counts)
+        _upsert(account=account, batch=batch, flow=flow, run=run, counts=counts,
+                now=now or timezone.now())
     return counts
 
 
-def _upsert(*, account, batch, flow, run, counts: UpsertCounts) -> None:
-    now = timezone.now()
+def _upsert(*, account, batch, flow, run, counts: UpsertCounts, now) -> None:
     latest: dict[str, OrderData] = {}
     for data in batch:
         seen = latest.get(data.amazon_order_id)
@@ -170,6 +171,7 @@ def _upsert(*, account, batch, flow, run, counts: UpsertCounts) -> None:
             order = Order(
                 account=account, marketplace=market, amazon_order_id=order_id,
                 source=data.source, first_stored_at=now, raw=data.raw, **values,
+                version_stored_at=now if data.source == Source.API else None,
             )
             if order.status == OrderStatus.SHIPPED:
                 order.shipped_at = order.last_update_date
@@ -181,11 +183,16 @@ def _upsert(*, account, batch, flow, run, counts: UpsertCounts) -> None:
         ):
             counts.unchanged += 1  # stale, or less complete than what we have
             continue
+        new_version = (data.source == Source.API
+                       and order.last_update_date != data.last_update_date)
         changed = {name for name, value in data.values.items()
                    if getattr(order, name) != value}
         plan = _Plan(order, data, False, changed, order.status, order.customer_id)
         for name in changed:
             setattr(order, name, data.values[name])
+        if new_version:  # a new version from Amazon's API, stored now
+            order.version_stored_at = now
+            changed.add("version_stored_at")
         if order.marketplace_id != market.pk:
             order.marketplace = market
             changed.add("marketplace")

@@ -255,3 +255,23 @@ def test_a_kit_order_reserves_and_ships_its_components(account, us):
     upsert(account, (v0_order(oid, status="Canceled", updated=T0 + 2 * HOUR),
                      [v0_item("SKU-KIT", item_id="91", qty=2, shipped=1, price=None)]))
     assert (stock(mug), stock(lid)) == ((8, 0), (4, 0))
+
+
+def test_version_stored_at_marks_api_versions_on_the_syncs_clock(account, mapped):
+    from orders.parsers import OrderData
+
+    oid = "111-0000012-0000001"
+    first = data(v0_order(oid), [v0_item("SKU-MFN")])
+    report = OrderData(amazon_order_id=oid, marketplace_id=first.marketplace_id,
+                       source="report", values=dict(first.values), lines=first.lines)
+    sync_clock = T0 + 5 * HOUR
+    orders_upsert(account=account, batch=[report], now=sync_clock)
+    assert Order.objects.get().version_stored_at is None  # a report version: no latency
+    # the API gives the same version: the order becomes an API order, still no latency
+    orders_upsert(account=account, batch=[first], now=sync_clock + HOUR)
+    order = Order.objects.get()
+    assert order.source == "api" and order.version_stored_at is None
+    # a new version from the API is stamped with the sync's clock, not the wall clock
+    newer = data(v0_order(oid, updated=T0 + 2 * HOUR), [v0_item("SKU-MFN")])
+    orders_upsert(account=account, batch=[newer], now=sync_clock + 2 * HOUR)
+    assert Order.objects.get().version_stored_at == sync_clock + 2 * HOUR
