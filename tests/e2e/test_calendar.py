@@ -17,6 +17,7 @@ import time_machine
 
 from amazonsync.demo import demo_load
 from amazonsync.flows import client_options
+from amazonsync.health import health_compute
 from amazonsync.models import SyncRun
 from amazonsync.sandbox import world as sandbox_world
 from amazonsync.sandbox.server import start_sandbox_app
@@ -101,6 +102,12 @@ def test_demo_and_a_month_of_flows_on_any_date(when):
                                        order_reconciliation(s).issues]
                      for s in recent.filter(order_issues__gt=0)}
         assert not unmatched, unmatched
+
+        # the dashboard shows no red for the demo seller (only the legacy account is refused)
+        reds = {(code, key): entry.get("reason")
+                for code, metrics in health_compute(codes=sorted(codes)).items()
+                for key, entry in metrics.items() if entry["state"] == "red"}
+        assert not reds, reds
 
         runs = _month_of_flows(account, traveller)
         bad = [(r.flow, r.marketplace_id, r.status, r.error) for r in runs
