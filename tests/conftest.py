@@ -14,6 +14,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    """Users are created by the hundred in tests: hash their passwords with MD5, not PBKDF2
+    (hundreds of thousands of rounds each). Production settings are untouched."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Marketplaces and groups come from data migrations; a transactional test's flush

@@ -61,3 +61,14 @@ def test_sqlite_is_configured_for_the_orm_broker():
     assert db["OPTIONS"]["timeout"] == 20
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert settings.Q_CLUSTER["retry"] > settings.Q_CLUSTER["timeout"]
+
+
+def test_the_suite_hashes_passwords_fast_and_production_does_not():
+    from django.conf import global_settings
+    from django.contrib.auth.hashers import make_password
+
+    import amazonsync.settings as production
+
+    assert make_password("pw-for-tests-123").startswith("md5$")
+    hashers = getattr(production, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)
+    assert "PBKDF2" in hashers[0]
