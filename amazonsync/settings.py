@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "amazonsync.middleware.AdminBadQueryMiddleware",  # bad admin addresses: 400, not 500
 ]
 
 ROOT_URLCONF = "amazonsync.urls"

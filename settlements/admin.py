@@ -5,6 +5,7 @@ action calls a service; data that came from Amazon is read-only."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -234,7 +235,11 @@ class LookaheadChangeList(ChangeList):
         per_page = self.list_per_page
         page = max(int(self.page_num or 1), 1)
         offset = (page - 1) * per_page
+        if offset + per_page >= 2**63:  # no database takes such an OFFSET
+            raise IncorrectLookupParameters(f"page {page} does not exist")
         rows = list(self.queryset[offset:offset + per_page + 1])
+        if not rows and page > 1:  # past the end: like Django's own lists, "?e=1"
+            raise IncorrectLookupParameters(f"page {page} does not exist")
         has_more = len(rows) > per_page
         rows = rows[:per_page]
         count = offset + len(rows) + (1 if has_more else 0)
