@@ -11,6 +11,10 @@ from django.utils.html import format_html
 
 from . import services
 from .models import ApiCall, SyncException, SyncRun
+from .permissions import user_teams
+from .selectors import exceptions_outside_teams
+
+ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
 
 # object_kind -> callable(exception) -> admin URL of the object to fix, or None.
 OBJECT_LINKS: dict = {}
@@ -182,12 +186,47 @@ class SyncExceptionAdmin(admin.ModelAdmin):
             else messages.WARNING,
         )
 
+    # --- resolve / ignore: only the owning team (or a superuser) -------------------------
+    TEAM_ACTIONS = ("resolve_selected", "ignore_selected")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        teams = user_teams(request.user)
+        if teams is None:
+            return actions
+        for name in self.TEAM_ACTIONS:
+            if name not in actions:
+                continue
+            if not teams:  # works no team's exceptions: offer neither
+                del actions[name]
+                continue
+            func, action_name, description = actions[name]
+            actions[name] = (func, action_name,
+                             f"{description} ({' and '.join(sorted(teams))} exceptions only)")
+        return actions
+
+    def _split_by_team(self, request, queryset, *, statuses):
+        """(ids the user may change, {team: ids} they may not) of the selected rows."""
+        ids = list(queryset.values_list("pk", flat=True))
+        refused = exceptions_outside_teams(exception_ids=ids, teams=user_teams(request.user),
+                                           statuses=statuses)
+        not_allowed = {pk for pks in refused.values() for pk in pks}
+        return [pk for pk in ids if pk not in not_allowed], refused
+
+    def _report_refused(self, request, refused, verb):
+        if refused:
+            self.message_user(
+                request, "Left as they were: "
+                + services.ownership_refusal(verb=verb, refused=refused), messages.WARNING,
+            )
+
     @admin.action(description="Mark selected as resolved", permissions=["change"])
     def resolve_selected(self, request, queryset):
-        n = services.exceptions_resolve(
-            exception_ids=list(queryset.values_list("pk", flat=True)), user=request.user
-        )
-        self.message_user(request, f"{n} exception(s) marked resolved.", messages.SUCCESS)
+        allowed, refused = self._split_by_team(request, queryset, statuses=ACTIVE)
+        if allowed or not refused:
+            n = services.exceptions_resolve(exception_ids=allowed, user=request.user)
+            self.message_user(request, f"{n} exception(s) marked resolved.", messages.SUCCESS)
+        self._report_refused(request, refused, "resolve")
 
     @admin.action(description="Assign selected to me", permissions=["change"])
     def assign_to_me(self, request, queryset):
@@ -198,13 +237,16 @@ class SyncExceptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ignore selected (note required)", permissions=["change"])
     def ignore_selected(self, request, queryset):
+        allowed, refused = self._split_by_team(request, queryset.exclude(status="ignored"),
+                                               statuses=None)
         form = NoteForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            n = services.exceptions_ignore(
-                exception_ids=list(queryset.values_list("pk", flat=True)),
-                user=request.user, note=form.cleaned_data["note"],
-            )
-            self.message_user(request, f"{n} exception(s) ignored.", messages.SUCCESS)
+            if allowed or not refused:
+                n = services.exceptions_ignore(
+                    exception_ids=allowed, user=request.user, note=form.cleaned_data["note"],
+                )
+                self.message_user(request, f"{n} exception(s) ignored.", messages.SUCCESS)
+            self._report_refused(request, refused, "ignore")
             return None
         return render(
             request,
@@ -214,6 +256,9 @@ class SyncExceptionAdmin(admin.ModelAdmin):
                 "title": "Ignore exceptions",
                 "form": form,
                 "queryset": queryset,
+                "allowed": set(allowed),
+                "refused_text": services.ownership_refusal(verb="ignore", refused=refused)
+                if refused else "",
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },

@@ -94,3 +94,28 @@ def ensure_groups(apps=None, verbosity: int = 0) -> None:
         current = set(group.permissions.values_list("pk", flat=True))
         if current != wanted:
             group.permissions.set(wanted)
+
+
+# Which exception teams (``SyncException.owner_team``) each group works. Ops staff work the
+# operational queue and fix the mappings behind merch exceptions (unmapped SKUs, listings
+# waiting on a mapping) in the same admin; accountants own the money (settlements, GL
+# mappings, refunds and reimbursements). Superusers work every team's exceptions.
+GROUP_TEAMS: dict[str, tuple[str, ...]] = {
+    "Ops": ("ops", "merch"),
+    "Accounting": ("finance",),
+}
+# Which groups work a team's exceptions, in words for refusals ("the Accounting group").
+TEAM_GROUPS: dict[str, tuple[str, ...]] = {
+    team: tuple(group for group, teams in GROUP_TEAMS.items() if team in teams)
+    for team in sorted({team for teams in GROUP_TEAMS.values() for team in teams})
+}
+
+
+def user_teams(user) -> frozenset[str] | None:
+    """The exception teams a user works; None means every team (a superuser)."""
+    if getattr(user, "is_superuser", False):
+        return None
+    if user is None or not getattr(user, "is_active", False):
+        return frozenset()
+    names = user.groups.values_list("name", flat=True)
+    return frozenset(team for name in names for team in GROUP_TEAMS.get(name, ()))

@@ -34,3 +34,19 @@ def last_runs(*, limit: int = 20) -> QuerySet:
     return SyncRun.objects.select_related("account", "marketplace").order_by("-started_at")[
         :limit
     ]
+
+
+def exceptions_outside_teams(
+    *, exception_ids, teams: frozenset[str] | None, statuses=None
+) -> dict[str, list[int]]:
+    """Of the given exceptions (in ``statuses``, default any), those owned by a team not in
+    ``teams``, as {owner_team: [ids]}; ``teams`` None (a superuser) means none of them."""
+    if teams is None:
+        return {}
+    qs = SyncException.objects.filter(pk__in=list(exception_ids)).exclude(owner_team__in=teams)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    outside: dict[str, list[int]] = {}
+    for pk, team in qs.order_by("pk").values_list("pk", "owner_team"):
+        outside.setdefault(team, []).append(pk)
+    return outside

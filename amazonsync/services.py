@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -21,6 +22,8 @@ from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
 
 from .flows import Flow, FlowContext, get_flow, in_transaction
 from .models import SyncCursor, SyncException, SyncLock, SyncRun, Team
+from .permissions import TEAM_GROUPS, user_teams
+from .selectors import exceptions_outside_teams
 from .severity import RANK, classify, due
 from .spapi.errors import AuthError
 
@@ -143,14 +146,60 @@ def exception_resolve(
 
 MANUAL_NOTE = "resolved by hand"
 
+_ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
+
+
+class ExceptionOwnershipError(PermissionDenied):
+    """Someone tried to resolve or ignore exceptions another team owns; nothing changed."""
+
+    def __init__(self, *, verb: str, refused: dict[str, list[int]]):
+        self.refused = refused
+        super().__init__(ownership_refusal(verb=verb, refused=refused) + " Nothing was changed.")
+
+
+def ownership_refusal(*, verb: str, refused: dict[str, list[int]]) -> str:
+    """Plain words for exceptions a user may not ``verb`` (resolve, ignore), per team."""
+    parts = []
+    for team, ids in sorted(refused.items()):
+        groups = " or ".join(TEAM_GROUPS.get(team, ())) or "no"
+        shown = ", ".join(f"#{pk}" for pk in ids[:20]) + (" …" if len(ids) > 20 else "")
+        parts.append(
+            f"{len(ids)} exception(s) belong to the {team} team ({shown}): only the {team} "
+            f"team (the {groups} group) or a superuser can {verb} them."
+        )
+    return " ".join(parts)
+
+
+def _ensure_owner(*, exception_ids: list[int], user, verb: str, statuses) -> None:
+    """Refuse the whole call when a human touches exceptions of a team they do not work.
+
+    Exceptions are resolved or ignored by their owning team only (or a superuser). Who
+    works which team comes from the groups (``amazonsync.permissions.GROUP_TEAMS``): Ops
+    works ops and merch exceptions (it fixes the mappings behind merch ones), Accounting
+    works finance ones. ``user=None`` is the system itself (a flow, a command): allowed.
+    Only the rows the call would change are checked.
+    """
+    if user is None:
+        return
+    refused = exceptions_outside_teams(
+        exception_ids=exception_ids, teams=user_teams(user), statuses=statuses
+    )
+    if refused:
+        raise ExceptionOwnershipError(verb=verb, refused=refused)
+
 
 def exceptions_resolve(*, exception_ids: Iterable[int], user, note: str = "") -> int:
-    """Mark exceptions fixed by hand; their dependents are retried."""
+    """Mark exceptions fixed by hand; their dependents are retried.
+
+    Only by their owning team or a superuser: Ops works ops and merch exceptions,
+    Accounting finance ones (``amazonsync.permissions.GROUP_TEAMS``); one exception of
+    another team refuses the whole call with ``ExceptionOwnershipError`` naming the team
+    (see ``_ensure_owner``). ``user=None`` is the system itself.
+    """
+    ids = list(exception_ids)
     with transaction.atomic():
-        qs = SyncException.objects.filter(
-            pk__in=list(exception_ids),
-            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
-        )
+        _ensure_owner(exception_ids=ids, user=user, verb="resolve", statuses=_ACTIVE)
+        qs = SyncException.objects.filter(pk__in=ids, status__in=_ACTIVE)
         ids = list(qs.values_list("pk", flat=True))
         n = SyncException.objects.filter(pk__in=ids).update(
             status=SyncException.Status.RESOLVED,
@@ -184,11 +233,18 @@ def dependents_retry(*, resolved_ids: Iterable[int]) -> RetryOutcome:
 
 
 def exceptions_ignore(*, exception_ids: Iterable[int], user, note: str) -> int:
+    """Ignore exceptions for a written reason; they stay ignored if the problem recurs.
+
+    Only by their owning team or a superuser, as ``exceptions_resolve``.
+    """
     if not note or not note.strip():
         raise ValueError("A note is required to ignore an exception: say why it is safe to.")
+    ids = list(exception_ids)
     with transaction.atomic():
+        _ensure_owner(exception_ids=ids, user=user, verb="ignore",
+                      statuses=[s for s in SyncException.Status if s != "ignored"])
         return SyncException.objects.filter(
-            pk__in=list(exception_ids),
+            pk__in=ids,
         ).exclude(status=SyncException.Status.IGNORED).update(
             status=SyncException.Status.IGNORED,
             resolved_at=timezone.now(),
