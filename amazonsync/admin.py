@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
+from .crypto import redact_secrets, redact_value
 from .models import ApiCall, SyncException, SyncRun
 from .permissions import user_teams
 from .selectors import exceptions_outside_teams
@@ -77,12 +78,16 @@ class SyncRunAdmin(ReadOnlyAdmin):
     inlines = [ApiCallInline]
     readonly_fields = ("flow", "account", "marketplace", "trigger", "status", "started_at",
                        "finished_at", "duration", "fetched", "created", "updated", "unchanged",
-                       "failed", "api_calls", "throttled", "error")
+                       "failed", "api_calls", "throttled", "shown_error")
     fields = readonly_fields
 
     @admin.display(description="duration")
     def duration(self, obj):
         return _duration(obj)
+
+    @admin.display(description="error")
+    def shown_error(self, obj):
+        return redact_secrets(obj.error)  # rows stored before redaction existed
 
 
 class AgeFilter(admin.SimpleListFilter):
@@ -117,7 +122,8 @@ class SyncExceptionAdmin(admin.ModelAdmin):
     search_fields = ("object_key", "message", "reason_code")
     actions = ["retry_selected", "resolve_selected", "ignore_selected", "assign_to_me"]
     readonly_fields = ("flow", "account", "marketplace", "object_kind", "object_key",
-                       "reason_code", "message", "owner_team", "severity", "due_at", "status",
+                       "reason_code", "shown_message", "owner_team", "severity", "due_at",
+                       "status",
                        "attempts", "occurrences", "first_seen", "last_seen", "depends_on",
                        "resolved_at", "resolved_by", "resolution_note", "manual_fix",
                        "last_run", "fix_link", "pretty_payload")
@@ -156,7 +162,12 @@ class SyncExceptionAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def short_message(self, obj):
-        return obj.message if len(obj.message) <= 90 else obj.message[:87] + "…"
+        message = redact_secrets(obj.message)
+        return message if len(message) <= 90 else message[:87] + "…"
+
+    @admin.display(description="message")
+    def shown_message(self, obj):
+        return redact_secrets(obj.message)  # rows stored before redaction existed
 
     @admin.display(description="age", ordering="first_seen")
     def age(self, obj):
@@ -170,7 +181,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
     def pretty_payload(self, obj):
         return format_html(
             '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>',
-            json.dumps(obj.payload, indent=2, sort_keys=True, default=str),
+            json.dumps(redact_value(obj.payload), indent=2, sort_keys=True, default=str),
         )
 
     @admin.action(description="Retry selected exceptions", permissions=["change"])

@@ -16,6 +16,8 @@ class AmazonsyncConfig(AppConfig):
     verbose_name = "Sync engine"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+
         # Each app registers its flows (and exception retry handlers) in <app>/flows.py.
         autodiscover_modules("flows")
         post_migrate.connect(_groups_in_step, sender=self, dispatch_uid="groups_in_step")

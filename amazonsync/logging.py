@@ -20,10 +20,19 @@ def redact(text: str) -> str:
 
 
 class RedactSecretsFilter(logging.Filter):
+    """Token shapes and every stored secret this process has seen, out of the message and
+    of the traceback's text (``amazonsync.crypto.redact_secrets``)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        from .crypto import redact_secrets
+
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact_secrets(message)
         if cleaned != message:
             record.msg = cleaned
             record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_secrets(
+                logging.Formatter().formatException(record.exc_info)
+            )
         return True

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
 
+from .crypto import redact_secrets, redact_value, undecryptable
 from .flows import Flow, FlowContext, get_flow, in_transaction
-from .models import SyncCursor, SyncException, SyncLock, SyncRun, Team
+from .models import Severity, SyncCursor, SyncException, SyncLock, SyncRun, Team
 from .permissions import TEAM_GROUPS, user_teams
 from .selectors import exceptions_outside_teams
 from .severity import RANK, classify, due
@@ -67,9 +68,12 @@ def exception_record(
 
     A failure that recurs updates the same row: new message and payload, one more
     occurrence, and it is reopened if it had been resolved. An ignored exception stays
-    ignored.
+    ignored. Message and payload are stored without secrets (``redact_secrets``): they
+    often carry an external service's error text, and ops read them.
     """
     now = timezone.now()
+    message = redact_secrets(message)
+    payload = redact_value(payload) if payload else payload
     key = {
         "flow": flow,
         "object_kind": object_kind,
@@ -309,7 +313,8 @@ def exceptions_retry(*, exception_ids: Iterable[int], user=None) -> RetryOutcome
         except Exception as err:  # the handler's failure is the exception's new message
             log.warning("retry of exception %s failed: %s", exc.pk, err)
             SyncException.objects.filter(pk=exc.pk).update(
-                status=SyncException.Status.OPEN, message=f"retry failed: {err}"[:2000]
+                status=SyncException.Status.OPEN,
+                message=redact_secrets(f"retry failed: {err}")[:2000],
             )
             outcome.errors += 1
             continue
@@ -444,10 +449,24 @@ def lock_release(*, flow: str, account: SellerAccount, scope: str, holder: str) 
 # --- accounts ------------------------------------------------------------------------------
 
 
+KEY_CHANGED = "encryption_key_changed"
+
+
 def account_problem(account: SellerAccount) -> tuple[str, str] | None:
     """Why a flow must not run for this account, as (reason_code, message), or None."""
     if not account.active:
         return ("account_inactive", f"Seller account {account} is inactive.")
+    unreadable = [label for label, value in (("LWA client secret", account.lwa_client_secret),
+                                             ("refresh token", account.refresh_token))
+                  if undecryptable(value)]
+    if unreadable:
+        return (
+            KEY_CHANGED,
+            f"The stored {' and '.join(unreadable)} of {account} cannot be read: the "
+            "encryption key (FIELD_ENCRYPTION_KEY) changed since they were saved. Re-enter "
+            "the LWA client secret and refresh token on the account, or restore the previous "
+            "key (list it after the new one, comma-separated, to read old secrets).",
+        )
     if account.needs_reauthorization:
         detail = f" ({account.reauthorization_reason})" if account.reauthorization_reason else ""
         return (
@@ -505,6 +524,9 @@ def account_set_credentials(
 
 
 def account_mark_reauthorization(*, account: SellerAccount, reason: str) -> None:
+    """Flag the account for re-authorisation; ``reason`` (often LWA's own words, which may
+    echo the request) is stored without secrets."""
+    reason = redact_secrets(reason, secrets=_secrets_of(account))
     SellerAccount.objects.filter(pk=account.pk).update(
         needs_reauthorization=True,
         reauthorization_reason=reason[:500],
@@ -513,6 +535,10 @@ def account_mark_reauthorization(*, account: SellerAccount, reason: str) -> None
     )
     account.needs_reauthorization = True
     account.reauthorization_reason = reason[:500]
+
+
+def _secrets_of(account: SellerAccount) -> list[str]:
+    return [account.lwa_client_secret, account.refresh_token, account.access_token]
 
 
 @register_retry("seller_account")
@@ -580,6 +606,7 @@ def flow_run(
             flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
             object_key=account.selling_partner_id, reason_code=reason, message=message,
             owner_team=Team.OPS, run=run,
+            severity=Severity.CRITICAL if reason == KEY_CHANGED else None,
         )
         return _finish(run, SyncRun.Status.REFUSED, error=message)
 
@@ -593,16 +620,17 @@ def flow_run(
         with _sigterm_interrupts():
             spec.func(ctx)
     except AuthError as err:
+        said = redact_secrets(str(err), secrets=_secrets_of(account))
         if err.reauthorization_required and not account.needs_reauthorization:
-            account_mark_reauthorization(account=account, reason=str(err))
+            account_mark_reauthorization(account=account, reason=said)
         exception_record(
             flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
             object_key=account.selling_partner_id,
             reason_code="reauthorization_required" if err.reauthorization_required
             else "auth_failed",
-            message=f"Amazon refused the credentials: {err}", owner_team=Team.OPS, run=run,
+            message=f"Amazon refused the credentials: {said}", owner_team=Team.OPS, run=run,
         )
-        return _finish(run, SyncRun.Status.FAILED, error=str(err), counts=ctx.counts)
+        return _finish(run, SyncRun.Status.FAILED, error=said, counts=ctx.counts)
     except Exception as err:
         log.exception("flow %s failed for %s", flow, flow_key)
         exception_record(
@@ -657,7 +685,7 @@ def _finish(
 ) -> SyncRun:
     run.status = status
     run.finished_at = timezone.now()
-    run.error = error[:5000]
+    run.error = redact_secrets(error)[:5000]
     fields = ["status", "finished_at", "error"]
     for key, value in (counts or {}).items():
         setattr(run, key, value)

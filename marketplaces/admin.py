@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.crypto import redact_secrets, undecryptable
 from amazonsync.services import account_set_credentials
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
@@ -59,6 +60,8 @@ class SellerAccountForm(forms.ModelForm):
 
 
 def _secret_state(value: str) -> str:
+    if undecryptable(value):
+        return "stored, but unreadable with the current encryption key: enter it again"
     return "set" if value else "not set"
 
 
@@ -70,7 +73,7 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
                     "secret_expiry", "needs_reauthorization", "endpoint")
     list_filter = ("region", "active", "needs_reauthorization")
     search_fields = ("name", "selling_partner_id")
-    readonly_fields = ("secret_status", "needs_reauthorization", "reauthorization_reason",
+    readonly_fields = ("secret_status", "needs_reauthorization", "shown_reason",
                        "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "selling_partner_id", "region", "active")}),
@@ -78,14 +81,23 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
                                           "client_secret_rotated_on", "new_refresh_token",
                                           "secret_status")}),
         ("Endpoints", {"fields": ("api_base_url", "token_url", "orders_api_version")}),
-        ("State", {"fields": ("needs_reauthorization", "reauthorization_reason",
+        ("State", {"fields": ("needs_reauthorization", "shown_reason",
                               "created_at", "updated_at")}),
     )
     history_list_display = ("name", "active", "needs_reauthorization")
 
     @admin.display(description="client secret")
     def client_secret(self, obj):
+        if undecryptable(obj.lwa_client_secret):
+            return "unreadable (encryption key changed)"
         return "•••••••• (set)" if obj.lwa_client_secret else "not set"
+
+    @admin.display(description="reauthorization reason")
+    def shown_reason(self, obj):
+        if obj is None or not obj.reauthorization_reason:
+            return "-"
+        return redact_secrets(obj.reauthorization_reason, secrets=(
+            obj.lwa_client_secret, obj.refresh_token, obj.access_token))
 
     @admin.display(description="secret expires")
     def secret_expiry(self, obj):
@@ -123,6 +135,10 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
             if obj.needs_reauthorization:
                 messages.error(request, "Amazon refused the refresh token: the seller must "
                                "authorise the application again.")
+            if undecryptable(obj.lwa_client_secret) or undecryptable(obj.refresh_token):
+                messages.error(request, "The stored credentials cannot be read: the encryption "
+                               "key changed since they were saved. Enter the LWA client "
+                               "secret and refresh token again, or restore the previous key.")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):

@@ -4,7 +4,8 @@ The token lives (encrypted) in the seller account row: ``access_token`` and
 ``access_token_expires_at``. A client uses the stored token while it is valid for more than
 ``EXPIRY_MARGIN`` seconds; otherwise it asks LWA and stores the new token with a conditional
 UPDATE that only wins over the token it read, so processes racing to refresh never replace a
-newer token with an older one. Secrets and tokens are never logged.
+newer token with an older one. Secrets and tokens are never logged, and LWA's error text
+is redacted (``amazonsync.crypto.redact_secrets``) before it is raised, logged or stored.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import requests
 from django.utils import timezone
+
+from amazonsync.crypto import redact_secrets
 
 from .errors import AuthError, ServerError
 from .operations import LWA_TOKEN_URL
@@ -133,8 +136,12 @@ class LwaAuth:
             return AccessToken(
                 body["access_token"], timezone.now() + datetime.timedelta(seconds=expires_in)
             )
-        error = str(body.get("error") or "")
-        description = str(body.get("error_description") or "")
+        # LWA may echo the request (client secret, refresh token) in its error text: take
+        # them out before the text goes into an error, a log line or the database.
+        secrets = (account.lwa_client_secret, account.refresh_token, account.access_token)
+        error = redact_secrets(str(body.get("error") or ""), secrets=secrets)[:100]
+        description = redact_secrets(str(body.get("error_description") or ""),
+                                     secrets=secrets)[:1000]
         message = f"LWA token request failed: {error or response.status_code}"
         if description:
             message += f" ({description})"

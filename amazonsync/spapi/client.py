@@ -316,6 +316,7 @@ class SpApiClient:
     def _record(self, operation: str, method: str, path: str, status: int | None,
                 started: float, *, request_id: str = "", throttled: bool = False,
                 error: str = "") -> None:
+        from amazonsync.crypto import redact_secrets
         from amazonsync.models import ApiCall, SyncRun
 
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -326,7 +327,7 @@ class SpApiClient:
         ApiCall.objects.create(
             run=self.run, account_id=self.account.pk, operation=operation, method=method,
             path=path[:512], status_code=status, duration_ms=duration_ms, throttled=throttled,
-            request_id=(request_id or "")[:128], error=error[:255],
+            request_id=(request_id or "")[:128], error=redact_secrets(error)[:255],
         )
         if self.run is not None:
             SyncRun.objects.filter(pk=self.run.pk).update(
