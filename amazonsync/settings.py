@@ -115,6 +115,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"].setdefault("TEST", {})
+# PostgreSQL: log in as DATABASE_URL's user but work as the application's own role (no
+# superuser, owns no table or trigger): every connection switches to it. Migrations run
+# without it, as the owner. See README, "Database roles", and amazonsync/dbroles.py.
+# (SQLite has no roles: there it is ignored.)
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "")
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    DATABASE_APP_ROLE = ""
+if DATABASE_APP_ROLE:
+    from amazonsync.dbroles import with_app_role
+
+    with_app_role(DATABASES["default"], DATABASE_APP_ROLE)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and django-q2 --------------------------------------------------------------

@@ -12,10 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
 from amazonsync.money import fmt
+from amazonsync.spreadsheets import CSV, XLSX  # inert formulas, exact keys
 
 from . import selectors, services
 from .forms import RecordShipmentForm

@@ -13,8 +13,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from import_export.admin import ExportMixin, ImportExportMixin
-from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
+
+from amazonsync.spreadsheets import CSV  # inert formulas, exact keys
 
 from . import selectors, services
 from .defaults import DISPOSITIONS

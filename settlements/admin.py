@@ -4,12 +4,14 @@ action calls a service; data that came from Amazon is read-only."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.db import DatabaseError
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,6 +21,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.spreadsheets import CSV, XLSX
 from marketplaces.models import Marketplace, SellerAccount
 
 from . import selectors, services
@@ -106,7 +109,8 @@ class SettlementAdmin(admin.ModelAdmin):
             "source_name", "report_document_id", "imported_at", "columns")}),
         ("Bank", {"fields": ("bank_deposit_amount",)}),
         ("Reconciliation", {"fields": (
-            "internal_drift", "journal_net", "journal_drift", "deposit_drift",
+            "internal_drift", "journal_net", "adjustment_net", "journal_drift",
+            "deposit_drift",
             "previous_reserve", "current_reserve", "reserve_drift", "unmapped_lines",
             "order_issues", "has_drift", "reconciled_at")}),
     )
@@ -293,17 +297,51 @@ class SettlementLineAdmin(admin.ModelAdmin):
 # --------------------------------------------------------------------------- GL
 
 
+class GLAccountForm(forms.ModelForm):
+    class Meta:
+        model = GLAccount
+        fields = "__all__"
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if self.instance.pk and code != self.instance.code:
+            reference = services.gl_account_pinned_by(self.instance)
+            if reference:
+                raise forms.ValidationError(
+                    f"This account is used by approved journal batch {reference}: its code "
+                    "cannot change. Create a new account and map to it instead."
+                )
+        return code
+
+
 @admin.register(GLAccount)
 class GLAccountAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+    form = GLAccountForm
     resource_classes = [GLAccountResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = ("code", "name", "type", "role", "active")
     list_filter = ("type", "active")
     search_fields = ("code", "name")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and services.gl_account_pinned_by(obj):
+            readonly.append("code")  # approved books re-export as approved
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.gl_account_save(account=obj, user=request.user)
+        except services.SettlementError as exc:
+            raise PermissionDenied(str(exc)) from exc
 
 
 @admin.register(GLMapping)
 class GLMappingAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [GLMappingResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = ("transaction_type_", "amount_type_", "amount_description_", "pattern",
                     "marketplace", "gl_account", "memo")
     list_select_related = ("gl_account", "marketplace")
@@ -332,14 +370,33 @@ class JournalLineInline(admin.TabularInline):
     model = JournalLine
     extra = 0
     can_delete = False
-    fields = ("entry_date", "gl_account", "role", "debit", "credit", "currency", "memo")
+    fields = ("entry_date", "gl_account", "role", "debit", "credit", "currency", "memo",
+              "explanation", "recorded_by")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gl_account")
+        return super().get_queryset(request).select_related("gl_account", "recorded_by")
+
+
+class AdjustmentForm(forms.Form):
+    account = forms.ModelChoiceField(
+        queryset=GLAccount.objects.filter(active=True).exclude(
+            role=GLAccount.Role.AMAZON_CLEARING
+        ),
+        label="GL account", help_text="where the difference belongs",
+    )
+    amount = forms.DecimalField(
+        max_digits=18, decimal_places=4,
+        help_text="positive: Amazon owes us (credited to the account); negative: debited. "
+                  "The Amazon clearing account takes the other side.",
+    )
+    explanation = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="why: kept with the journal and shown to whoever approves it",
+    )
 
 
 @admin.register(JournalBatch)
@@ -352,7 +409,7 @@ class JournalBatchAdmin(admin.ModelAdmin):
     search_fields = ("reference", "=settlement__settlement_id")
     inlines = [JournalLineInline]
     actions = ["mark_ready", "approve", "return_to_draft", "export_csv", "reverse"]
-    readonly_fields = [f.name for f in JournalBatch._meta.fields]
+    readonly_fields = [f.name for f in JournalBatch._meta.fields] + ["add_adjustment"]
 
     def has_add_permission(self, request):
         return False
@@ -385,6 +442,51 @@ class JournalBatchAdmin(admin.ModelAdmin):
     def balanced_(self, obj):
         return obj.balanced
 
+    @admin.display(description="explain drift")
+    def add_adjustment(self, obj):
+        if obj is None or obj.pk is None or obj.is_locked:
+            return "—"
+        url = reverse("admin:settlements_journalbatch_adjust", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Add an explained adjustment</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/adjust/", view(self.adjust_view),
+                 name="settlements_journalbatch_adjust"),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, pk):
+        batch = get_object_or_404(JournalBatch.objects.select_related("settlement"), pk=pk)
+        if not self.has_change_permission(request, batch):
+            raise PermissionDenied
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.journal_batch_add_adjustment(
+                    batch=batch, account=form.cleaned_data["account"],
+                    amount=form.cleaned_data["amount"],
+                    explanation=form.cleaned_data["explanation"], user=request.user,
+                )
+            except services.SettlementError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Adjustment recorded on {batch.reference}; it is "
+                                           "back in draft for review.")
+                return HttpResponseRedirect(
+                    reverse("admin:settlements_journalbatch_change", args=[batch.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Explained adjustment on {batch.reference}",
+            "batch": batch,
+            "unexplained": services.settlement_unexplained(batch.settlement),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/settlements/journalbatch/adjust.html", context)
+
     def _each(self, request, queryset, func, done: str):
         ok = 0
         for batch in queryset:
@@ -393,6 +495,12 @@ class JournalBatchAdmin(admin.ModelAdmin):
                 ok += 1
             except services.SettlementError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+            except DatabaseError as exc:  # a database guard held where a service did not
+                reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                self.message_user(
+                    request, f"{batch.reference}: the database refused this: {reason}",
+                    messages.ERROR,
+                )
         if ok:
             self.message_user(request, f"{ok} batch(es) {done}.")
 

@@ -1,8 +1,10 @@
 """Settlements: what Amazon paid (Settlement, SettlementLine), how it maps to the books
 (GLAccount, GLMapping) and the journal batches that carry it there (JournalBatch,
 JournalLine). Business rules live in services.py; the database enforces the invariants
-(unique natural keys, CHECK constraints, and on PostgreSQL triggers that keep approved
-batches immutable and non-draft batches balanced)."""
+(unique natural keys, CHECK constraints such as four eyes and explained adjustments, and on
+PostgreSQL triggers that keep approved batches immutable and non-draft batches balanced,
+refuse approval of a settlement that does not reconcile, pin the settlement lines and GL
+codes behind approved batches, and refuse TRUNCATE: migrations 0003 and 0007)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 MONEY = {"max_digits": 18, "decimal_places": 4}
@@ -55,6 +57,10 @@ class Settlement(models.Model):
     reserve_drift = models.DecimalField(**MONEY, null=True, blank=True)
     unmapped_lines = models.PositiveIntegerField(default=0)
     order_issues = models.PositiveIntegerField(null=True, blank=True)
+    adjustment_net = models.DecimalField(
+        **MONEY, default=ZERO,
+        help_text="net of the explained adjustment lines recorded by accountants",
+    )
     has_drift = models.BooleanField(default=False, db_index=True)
     reconciled_at = models.DateTimeField(null=True, blank=True)
 
@@ -268,6 +274,17 @@ class JournalBatch(models.Model):
                 | Q(approved_by__isnull=False, unmapped_lines=0),
                 name="journalbatch_approved_has_approver",
             ),
+            # four eyes: whoever prepared or last changed a batch never approves it
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | Q(prepared_by__isnull=True)
+                | ~Q(approved_by=F("prepared_by")),
+                name="journalbatch_approver_not_preparer",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | Q(last_changed_by__isnull=True)
+                | ~Q(approved_by=F("last_changed_by")),
+                name="journalbatch_approver_not_last_changer",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -287,6 +304,7 @@ class JournalLine(models.Model):
         LINE = "line", "Settlement lines"
         CLEARING = "clearing", "Amazon clearing"
         DEPOSIT = "deposit", "Deposit"
+        ADJUSTMENT = "adjustment", "Explained adjustment"
 
     batch = models.ForeignKey(JournalBatch, on_delete=models.CASCADE, related_name="lines")
     gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+")
@@ -296,10 +314,22 @@ class JournalLine(models.Model):
     credit = models.DecimalField(**MONEY, default=ZERO)
     currency = models.CharField(max_length=3)
     memo = models.CharField(max_length=255, blank=True)
+    explanation = models.TextField(
+        blank=True, help_text="why an adjustment was recorded (adjustment lines only)"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", help_text="the accountant who recorded an adjustment",
+    )
 
     class Meta:
         ordering = ["batch", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=~Q(role="adjustment") | (~Q(explanation="")
+                                                   & Q(recorded_by__isnull=False)),
+                name="journalline_adjustment_explained",
+            ),
             models.CheckConstraint(condition=Q(debit__gte=0), name="journalline_debit_positive"),
             models.CheckConstraint(
                 condition=Q(credit__gte=0), name="journalline_credit_positive"

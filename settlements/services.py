@@ -10,11 +10,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -23,6 +23,7 @@ from amazonsync.models import SyncException, Team
 from amazonsync.money import fmt as fmt_money
 from amazonsync.reports import ReportFormatError, ReportSource, currency_places, quantize_money
 from amazonsync.services import exception_record, exception_resolve, register_retry
+from amazonsync.spreadsheets import neutralise
 from marketplaces.models import Marketplace, SellerAccount
 
 from .models import (
@@ -50,6 +51,11 @@ CURRENT_RESERVE = "current reserve amount"
 ACCOUNTING_GROUP = "Accounting"
 SQLITE_BATCH = 5000
 PROGRESS_STEP = 10_000
+PERIOD_SLACK = timedelta(days=1)
+ADJUSTMENT_EXPLANATION_MIN = 10
+ADJUSTMENT_MAX = Decimal("1e12")
+# pg_advisory_xact_lock(class, key) namespace of settlement imports
+ADVISORY_LOCK_SETTLEMENT = 7301
 
 
 class SettlementError(Exception):
@@ -147,69 +153,123 @@ def settlement_import(
     """
     report = parse_settlement(source, name=name)
     summary = report.summary
-    existing = Settlement.objects.filter(
-        account=account, settlement_id=summary.settlement_id
-    ).first()
     tally = _Tally(report, progress)
-    if existing is not None:
-        for _ in tally.chunks("0"):  # the fingerprint, without storing anything
-            pass
-        if tally.fingerprint == existing.fingerprint:
-            return ImportResult(settlement=existing, created=False)
-        message = (
-            f"Settlement {summary.settlement_id} was already imported from "
-            f"{existing.source_name or 'another file'} ({existing.line_count} lines, total "
-            f"{existing.total_amount} {existing.currency}); {name or 'this file'} has different "
-            f"content ({report.line_count} lines, total {summary.total_amount} "
-            f"{summary.currency}). Nothing was replaced: check with Amazon which one is right."
-        )
-        exception_record(
-            flow=FLOW, account=account, marketplace=existing.marketplace,
-            object_kind="settlement", object_key=_object_key(account, summary.settlement_id),
-            reason_code="reissued_conflict", message=message, owner_team=Team.FINANCE,
-            run=run,
-            payload={
-                "settlement_id": summary.settlement_id,
-                "stored_fingerprint": existing.fingerprint,
-                "new_fingerprint": tally.fingerprint,
-                "stored_lines": existing.line_count,
-                "new_lines": report.line_count,
-                "stored_total": str(existing.total_amount),
-                "new_total": str(summary.total_amount),
-                "file": name or "",
-                "report_document_id": report_document_id,
-            },
-        )
-        return ImportResult(settlement=existing, created=False, conflict=True, message=message)
-
     with transaction.atomic():
-        settlement = Settlement.objects.create(
-            account=account,
-            settlement_id=summary.settlement_id,
-            start_date=summary.start_date,
-            end_date=summary.end_date,
-            deposit_date=summary.deposit_date,
-            total_amount=summary.total_amount,
-            currency=summary.currency,
-            columns=list(report.columns),
-            summary_extra=summary.extra,
-            fingerprint="",
-            source_name=(name or report.source_name or "")[:255],
-            report_document_id=report_document_id[:255],
-            imported_at=timezone.now(),
-        )
-        _store_lines(settlement, tally)
-        settlement.line_count = report.line_count
-        settlement.sum_of_lines = report.sum_of_lines
-        settlement.fingerprint = tally.fingerprint
-        settlement.marketplace = _marketplace_for(tally.totals.marketplaces(), account)
-        settlement.save(
-            update_fields=["line_count", "sum_of_lines", "fingerprint", "marketplace"]
-        )
-        # The lines were totalled while they streamed: nothing reads them back.
+        # Imports of one settlement take turns: the second waits here until the first has
+        # committed, then finds it and is either unchanged or a recorded conflict.
+        _claim_settlement(account, summary.settlement_id)
+        existing = Settlement.objects.filter(
+            account=account, settlement_id=summary.settlement_id
+        ).first()
+        if existing is not None:
+            return _import_existing(
+                existing, account=account, report=report, tally=tally, name=name,
+                report_document_id=report_document_id, run=run,
+            )
+        try:
+            with transaction.atomic():
+                settlement = _create_settlement(
+                    account=account, report=report, tally=tally, name=name,
+                    report_document_id=report_document_id,
+                )
+        except IntegrityError:
+            # Another writer stored this settlement first without taking the claim: the
+            # unique key refused our settlement row, before any line was read.
+            existing = Settlement.objects.filter(
+                account=account, settlement_id=summary.settlement_id
+            ).first()
+            if existing is None or tally.count:
+                raise
+            return _import_existing(
+                existing, account=account, report=report, tally=tally, name=name,
+                report_document_id=report_document_id, run=run, race=True,
+            )
         settlement_journal_build(settlement=settlement, run=run, totals=tally.totals)
         settlement.refresh_from_db()
     return ImportResult(settlement=settlement, created=True)
+
+
+def _claim_settlement(account: SellerAccount, settlement_id: str) -> None:
+    """Serialise imports of one (account, settlement-id) on PostgreSQL: a transaction-level
+    advisory lock (released at commit or rollback). SQLite serialises every writing
+    transaction already (BEGIN IMMEDIATE)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [ADVISORY_LOCK_SETTLEMENT, f"{account.pk}/{settlement_id}"],
+        )
+
+
+def _create_settlement(
+    *, account: SellerAccount, report: SettlementReport, tally: _Tally, name: str | None,
+    report_document_id: str,
+) -> Settlement:
+    summary = report.summary
+    settlement = Settlement.objects.create(
+        account=account,
+        settlement_id=summary.settlement_id,
+        start_date=summary.start_date,
+        end_date=summary.end_date,
+        deposit_date=summary.deposit_date,
+        total_amount=summary.total_amount,
+        currency=summary.currency,
+        columns=list(report.columns),
+        summary_extra=summary.extra,
+        fingerprint="",
+        source_name=(name or report.source_name or "")[:255],
+        report_document_id=report_document_id[:255],
+        imported_at=timezone.now(),
+    )
+    _store_lines(settlement, tally)
+    settlement.line_count = report.line_count
+    settlement.sum_of_lines = report.sum_of_lines
+    settlement.fingerprint = tally.fingerprint
+    settlement.marketplace = _marketplace_for(tally.totals.marketplaces(), account)
+    settlement.save(update_fields=["line_count", "sum_of_lines", "fingerprint", "marketplace"])
+    # The lines were totalled while they streamed: nothing reads them back.
+    return settlement
+
+
+def _import_existing(
+    existing: Settlement, *, account: SellerAccount, report: SettlementReport, tally: _Tally,
+    name: str | None, report_document_id: str, run=None, race: bool = False,
+) -> ImportResult:
+    """The settlement is already stored: the same content changes nothing; different
+    content is a conflict exception owned by finance, never a replace."""
+    summary = report.summary
+    for _ in tally.chunks("0"):  # the fingerprint, without storing anything
+        pass
+    if tally.fingerprint == existing.fingerprint:
+        return ImportResult(settlement=existing, created=False)
+    message = (
+        f"Settlement {summary.settlement_id} was already imported from "
+        f"{existing.source_name or 'another file'} ({existing.line_count} lines, total "
+        f"{existing.total_amount} {existing.currency}); {name or 'this file'} has different "
+        f"content ({report.line_count} lines, total {summary.total_amount} "
+        f"{summary.currency}). Nothing was replaced: check with Amazon which one is right."
+    )
+    exception_record(
+        flow=FLOW, account=account, marketplace=existing.marketplace,
+        object_kind="settlement", object_key=_object_key(account, summary.settlement_id),
+        reason_code="reissued_conflict", message=message, owner_team=Team.FINANCE,
+        run=run,
+        payload={
+            "settlement_id": summary.settlement_id,
+            "stored_fingerprint": existing.fingerprint,
+            "new_fingerprint": tally.fingerprint,
+            "stored_lines": existing.line_count,
+            "new_lines": report.line_count,
+            "stored_total": str(existing.total_amount),
+            "new_total": str(summary.total_amount),
+            "file": name or "",
+            "stored_file": existing.source_name,
+            "report_document_id": report_document_id,
+            "concurrent": race,
+        },
+    )
+    return ImportResult(settlement=existing, created=False, conflict=True, message=message)
 
 
 def _object_key(account: SellerAccount, settlement_id: str) -> str:
@@ -360,6 +420,41 @@ def glmapping_resolve(
         marketplace.pk if marketplace else None,
     )
     return GLAccount.objects.get(pk=rule.gl_account_id) if rule else None
+
+
+def gl_account_pinned_by(account: GLAccount) -> str | None:
+    """The reference of an approved or exported batch that uses ``account``, or None."""
+    if account.pk is None:
+        return None
+    return (
+        JournalBatch.objects.filter(
+            lines__gl_account=account,
+            status__in=[JournalBatch.Status.APPROVED, JournalBatch.Status.EXPORTED],
+        )
+        .order_by("pk")
+        .values_list("reference", flat=True)
+        .first()
+    )
+
+
+def gl_account_save(*, account: GLAccount, user=None) -> GLAccount:
+    """Create or change a GL account. The code of an account used by an approved or
+    exported batch is pinned: approved books re-export exactly as they were approved
+    (on PostgreSQL a trigger holds this for any writer)."""
+    with transaction.atomic():
+        if account.pk is not None:
+            stored = GLAccount.objects.select_for_update().filter(pk=account.pk).first()
+            if stored is not None and stored.code != account.code:
+                reference = gl_account_pinned_by(stored)
+                if reference:
+                    raise SettlementError(
+                        f"GL account {stored.code} is used by approved journal batch "
+                        f"{reference}: its code cannot change, or re-exporting the batch "
+                        f"would not give what was approved. Create a new account with code "
+                        f"{account.code} and map the transaction types to it instead."
+                    )
+        account.save()
+        return account
 
 
 # --------------------------------------------------------------------------- journals
@@ -517,9 +612,10 @@ def _active_batches(settlement: Settlement):
 
 
 def _batch_lines_signature(batch: JournalBatch) -> list[tuple]:
+    """The batch's lines built from the settlement (adjustments are the accountants')."""
     return sorted(
         (x.gl_account_id, x.role, x.entry_date, x.debit, x.credit, x.memo)
-        for x in batch.lines.all()
+        for x in batch.lines.exclude(role=JournalLine.Role.ADJUSTMENT)
     )
 
 
@@ -587,7 +683,8 @@ def settlement_journal_build(
             ]
             if wanted == current and batch.unmapped_lines == plan.unmapped:
                 continue
-            batch.lines.all().delete()
+            # explained adjustments stay: an accountant recorded them
+            batch.lines.exclude(role=JournalLine.Role.ADJUSTMENT).delete()
             _write_lines(batch, plan.lines, settlement.currency)
             batch.unmapped_lines = plan.unmapped
             batch.status = JournalBatch.Status.DRAFT
@@ -601,7 +698,8 @@ def settlement_journal_build(
         # batches for months that no longer have lines (cannot happen for Amazon data,
         # but keep the books honest): remove drafts, leave locked ones.
         for period, batch in active.items():
-            if period not in plans and not batch.is_locked:
+            if (period not in plans and not batch.is_locked
+                    and not batch.lines.filter(role=JournalLine.Role.ADJUSTMENT).exists()):
                 batch.lines.all().delete()
                 batch.delete()
         unmapped = sum(p.unmapped for p in plans.values())
@@ -630,6 +728,7 @@ def settlement_journal_build(
             )
         settlement.unmapped_lines = unmapped
         settlement.save(update_fields=["unmapped_lines"])
+        _record_dates_outside_period(settlement, run=run)
         settlement_reconcile(settlement=settlement, totals=totals)
         return touched
 
@@ -669,8 +768,149 @@ def _balance_problems(batch: JournalBatch) -> list[str]:
     ]
 
 
+def settlement_period(settlement: Settlement) -> tuple[date, date]:
+    """The days a journal of ``settlement`` may be dated: from its start to the later of
+    its end and deposit (UTC days, one day of slack either side for time zones)."""
+    last = max(settlement.end_date, settlement.deposit_date or settlement.end_date)
+    return (
+        settlement.start_date.astimezone(UTC).date() - PERIOD_SLACK,
+        last.astimezone(UTC).date() + PERIOD_SLACK,
+    )
+
+
+def _dates_outside_period(settlement: Settlement) -> list[tuple[str, date]]:
+    """(batch reference, date) of the active batches' journal dates outside the period."""
+    first, last = settlement_period(settlement)
+    outside = Q(entry_date__lt=first) | Q(entry_date__gt=last)
+    batches = _active_batches(settlement)
+    found = {
+        (ref, day)
+        for ref, day in batches.filter(outside).values_list("reference", "entry_date")
+    }
+    found |= set(
+        JournalLine.objects.filter(batch__in=batches).filter(outside)
+        .values_list("batch__reference", "entry_date").distinct()
+    )
+    return sorted(found, key=lambda x: (x[1], x[0]))
+
+
+def _describe_outside(settlement: Settlement, outside: list[tuple[str, date]]) -> str:
+    first, last = settlement_period(settlement)
+    dates = ", ".join(f"{day.isoformat()} ({ref})" for ref, day in outside[:5])
+    more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+    return (
+        f"Settlement {settlement.settlement_id} has journal dates outside its period "
+        f"{first.isoformat()} to {last.isoformat()}: {dates}{more}. Its lines were posted on "
+        "dates that cannot be right; ask Amazon for a corrected report. None of its journal "
+        "batches can be marked ready or approved as they stand."
+    )
+
+
+def _record_dates_outside_period(settlement: Settlement, run=None) -> None:
+    outside = _dates_outside_period(settlement)
+    key = _object_key(settlement.account, settlement.settlement_id)
+    if outside:
+        exception_record(
+            flow=FLOW, account=settlement.account, marketplace=settlement.marketplace,
+            object_kind="settlement", object_key=key, reason_code="dates_outside_period",
+            owner_team=Team.FINANCE, run=run,
+            message=_describe_outside(settlement, outside),
+            payload={"settlement": settlement.pk,
+                     "dates": [[ref, day.isoformat()] for ref, day in outside[:50]]},
+        )
+    else:
+        exception_resolve(
+            flow=FLOW, object_kind="settlement", object_key=key,
+            reason_code="dates_outside_period",
+            note="resolved: every journal date falls in the settlement period",
+        )
+
+
+@dataclass(frozen=True)
+class Unexplained:
+    """What the journal of a settlement does not account for."""
+
+    total: Decimal  # Amazon's total, rounded to the currency
+    booked: Decimal  # net of the settlement lines in the journal
+    adjusted: Decimal  # net of the explained adjustments
+    drift: Decimal  # left over on Amazon clearing: total - booked - adjusted
+    unmapped_lines: int
+
+
+def settlement_unexplained(settlement: Settlement) -> Unexplained:
+    """Amazon clearing must net to zero over the settlement's active batches: the deposit
+    (Amazon's total) against the lines booked and the adjustments explained. What is left is
+    drift nobody explained (a summary total that is not the sum of the lines, or lines with
+    no GL mapping)."""
+    batches = _active_batches(settlement)
+    rows = (
+        JournalLine.objects.filter(batch__in=batches)
+        .values("role", "gl_account__role")
+        .annotate(c=Sum("credit"), d=Sum("debit"))
+        .order_by()
+    )
+    booked = adjusted = clearing = ZERO
+    for r in rows:
+        net = (r["c"] or ZERO) - (r["d"] or ZERO)
+        on_clearing = r["gl_account__role"] == GLAccount.Role.AMAZON_CLEARING
+        if on_clearing:
+            clearing += net
+        if r["role"] == JournalLine.Role.LINE:
+            booked += net
+        elif r["role"] == JournalLine.Role.ADJUSTMENT and not on_clearing:
+            adjusted += net
+    unmapped = batches.aggregate(n=Sum("unmapped_lines"))["n"] or 0
+    return Unexplained(
+        total=quantize_money(settlement.total_amount, settlement.currency),
+        booked=booked, adjusted=adjusted, drift=clearing, unmapped_lines=unmapped,
+    )
+
+
+def _reconcile_problems(batch: JournalBatch, action: str) -> list[str]:
+    """Why ``batch`` cannot be ``action`` because of its settlement, in plain words."""
+    if batch.kind != JournalBatch.Kind.JOURNAL:
+        return []  # a reversal takes back what was approved; nothing to reconcile
+    settlement = batch.settlement
+    problems = []
+    outside = _dates_outside_period(settlement)
+    if outside:
+        problems.append(_describe_outside(settlement, outside))
+    u = settlement_unexplained(settlement)
+    if u.drift:
+        currency = settlement.currency
+        money = lambda value: fmt_money(value, currency)  # noqa: E731
+        causes = []
+        if settlement.internal_drift:
+            causes.append(
+                f"Amazon's total is {money(settlement.total_amount)} {currency} but its lines "
+                f"add up to {money(settlement.sum_of_lines)} {currency}"
+            )
+        if u.unmapped_lines:
+            causes.append(f"{u.unmapped_lines} of its lines have no GL mapping")
+        cause = "; ".join(causes) or "the journal was built with rounding differences"
+        adjusted = (
+            f", adjustments explain {money(u.adjusted)} {currency}" if u.adjusted else ""
+        )
+        problems.append(
+            f"Settlement {settlement.settlement_id} does not reconcile: {cause}. The journal "
+            f"books {money(u.total)} {currency} received against {money(u.booked)} "
+            f"{currency} of lines{adjusted}, so {money(u.drift)} {currency} is unexplained "
+            "and would be left on Amazon clearing. Record an explained adjustment of "
+            f"{money(u.drift)} {currency} on one of its batches (or add the missing GL "
+            f"mappings and rebuild) before it can be {action}."
+        )
+    return problems
+
+
+def _refuse_unreconciled(batch: JournalBatch, action: str) -> None:
+    problems = _reconcile_problems(batch, action)
+    if problems:
+        raise SettlementError(f"{batch.reference} cannot be {action}. " + " ".join(problems))
+
+
 def journal_batch_mark_ready(*, batch: JournalBatch, user) -> JournalBatch:
-    """Draft -> ready: every line mapped and the batch balanced per currency."""
+    """Draft -> ready: every line mapped, the batch balanced per currency, and its
+    settlement reconciled (no unexplained drift, every journal date in its period)."""
     with transaction.atomic():
         batch = _lock_batch(batch)
         _refuse_locked(batch, "marked ready")
@@ -686,6 +926,7 @@ def journal_batch_mark_ready(*, batch: JournalBatch, user) -> JournalBatch:
         problems = _balance_problems(batch)
         if problems:
             raise SettlementError(f"{batch.reference} does not balance: {'; '.join(problems)}")
+        _refuse_unreconciled(batch, "marked ready")
         batch.status = JournalBatch.Status.READY
         batch.last_changed_by = user
         batch.save(update_fields=["status", "last_changed_by"])
@@ -712,7 +953,8 @@ def user_is_accountant(user) -> bool:
 
 
 def journal_batch_approve(*, batch: JournalBatch, user) -> JournalBatch:
-    """Ready -> approved by a second person of the Accounting group (four eyes)."""
+    """Ready -> approved by a second person of the Accounting group (four eyes), while
+    its settlement still reconciles."""
     with transaction.atomic():
         batch = _lock_batch(batch)
         _refuse_locked(batch, "approved again")
@@ -728,11 +970,96 @@ def journal_batch_approve(*, batch: JournalBatch, user) -> JournalBatch:
         problems = _balance_problems(batch)
         if problems or batch.unmapped_lines:
             raise SettlementError(f"{batch.reference} is not balanced or not fully mapped.")
+        _refuse_unreconciled(batch, "approved")
         batch.status = JournalBatch.Status.APPROVED
         batch.approved_by = user
         batch.approved_at = timezone.now()
         batch.save(update_fields=["status", "approved_by", "approved_at"])
         return batch
+
+
+def journal_batch_add_adjustment(
+    *, batch: JournalBatch, account: GLAccount, amount: Decimal, explanation: str, user,
+) -> JournalLine:
+    """Record an explained adjustment on a draft or ready batch: ``amount`` on ``account``
+    against Amazon clearing (positive: owed to us, credited to ``account``; negative:
+    debited), dated the batch's entry date, with who recorded it and why.
+
+    This is how an accountant explains settlement drift: the batch stays balanced, the
+    amount left on Amazon clearing shrinks by ``amount``, and the batch goes back to draft
+    with the accountant as its last changer (so someone else approves it)."""
+    with transaction.atomic():
+        batch = _lock_batch(batch)
+        _refuse_locked(batch, "adjusted")
+        if not user_is_accountant(user):
+            raise FourEyesViolation("Only members of the Accounting group record adjustments.")
+        if batch.kind != JournalBatch.Kind.JOURNAL:
+            raise SettlementError(
+                f"{batch.reference} is a reversal: adjust the month's journal batch instead."
+            )
+        explanation = (explanation or "").strip()
+        if len(explanation) < ADJUSTMENT_EXPLANATION_MIN:
+            raise SettlementError(
+                "Say why the adjustment is needed (at least "
+                f"{ADJUSTMENT_EXPLANATION_MIN} characters): it is kept with the journal "
+                "and shown to whoever approves it."
+            )
+        amount = _adjustment_amount(amount, batch.currency)
+        account = GLAccount.objects.filter(pk=getattr(account, "pk", account)).first()
+        if account is None or not account.active:
+            raise SettlementError("Choose an active GL account for the adjustment.")
+        clearing = _special_account(GLAccount.Role.AMAZON_CLEARING)
+        if account.pk == clearing.pk:
+            raise SettlementError(
+                f"{account} is the Amazon clearing account the adjustment is booked against: "
+                "choose the account the difference belongs to."
+            )
+        memo = f"Adjustment: {explanation}"
+        pair = [
+            _signed_line(account.pk, JournalLine.Role.ADJUSTMENT, batch.entry_date, amount,
+                         memo),
+            _signed_line(clearing.pk, JournalLine.Role.ADJUSTMENT, batch.entry_date, -amount,
+                         memo),
+        ]
+        JournalLine.objects.bulk_create(
+            [
+                JournalLine(
+                    batch=batch, gl_account_id=gl_id, role=role, entry_date=day, debit=debit,
+                    credit=credit, currency=batch.currency, memo=text[:255],
+                    explanation=explanation, recorded_by=user,
+                )
+                for gl_id, role, day, debit, credit, text in pair
+            ]
+        )
+        totals = batch.lines.aggregate(d=Sum("debit"), c=Sum("credit"))
+        batch.debit_total = totals["d"] or ZERO
+        batch.credit_total = totals["c"] or ZERO
+        batch.status = JournalBatch.Status.DRAFT
+        batch.last_changed_by = user
+        batch.save(update_fields=["debit_total", "credit_total", "status", "last_changed_by"])
+        settlement_reconcile(settlement=batch.settlement)
+        return batch.lines.filter(gl_account=account, role=JournalLine.Role.ADJUSTMENT).latest(
+            "pk"
+        )
+
+
+def _adjustment_amount(amount, currency: str) -> Decimal:
+    try:
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
+    except (ArithmeticError, ValueError):
+        value = None
+    if value is None or not value.is_finite():
+        raise SettlementError(f'"{amount}" is not an amount: write it like 908.46 or -12.50.')
+    if not value:
+        raise SettlementError("An adjustment of zero explains nothing.")
+    places = currency_places(currency)
+    if value != quantize_money(value, currency):
+        raise SettlementError(
+            f"{value} {currency} has more decimal places than {currency} allows ({places})."
+        )
+    if abs(value) >= ADJUSTMENT_MAX:
+        raise SettlementError(f"{value} {currency} is too large for an adjustment.")
+    return quantize_money(value, currency)
 
 
 def journal_batch_delete(*, batch: JournalBatch, user=None) -> None:
@@ -762,11 +1089,20 @@ def journal_batch_reverse(*, batch: JournalBatch, user) -> JournalBatch:
             entry_date=batch.entry_date, reference=f"{batch.reference}-REV"[:64],
             prepared_by=user, last_changed_by=user,
         )
-        lines = [
-            (x.gl_account_id, x.role, x.entry_date, x.credit, x.debit, f"Reversal: {x.memo}")
-            for x in batch.lines.all()
-        ]
-        _write_lines(reversal, lines, batch.currency)
+        JournalLine.objects.bulk_create(
+            [
+                JournalLine(
+                    batch=reversal, gl_account_id=x.gl_account_id, role=x.role,
+                    entry_date=x.entry_date, debit=x.credit, credit=x.debit,
+                    currency=x.currency, memo=f"Reversal: {x.memo}"[:255],
+                    explanation=x.explanation, recorded_by_id=x.recorded_by_id,
+                )
+                for x in batch.lines.order_by("pk")
+            ]
+        )
+        totals = reversal.lines.aggregate(d=Sum("debit"), c=Sum("credit"))
+        reversal.debit_total = totals["d"] or ZERO
+        reversal.credit_total = totals["c"] or ZERO
         reversal.save(update_fields=["debit_total", "credit_total"])
         settlement_journal_build(settlement=batch.settlement, user=user)
         return reversal
@@ -776,7 +1112,11 @@ EXPORT_COLUMNS = ("date", "account", "debit", "credit", "currency", "memo", "ref
 
 
 def journal_batches_export(*, batches: Iterable[JournalBatch], user) -> str:
-    """CSV journal of approved (or already exported) batches; marks them exported."""
+    """CSV journal of approved (or already exported) batches; marks them exported.
+
+    Everything it writes is pinned once a batch is approved (its lines, and the codes of
+    the GL accounts they use: see :func:`gl_account_save`), so exporting a batch again
+    gives the same bytes."""
     ids = [b.pk for b in batches]
     with transaction.atomic():
         locked = list(
@@ -797,13 +1137,16 @@ def journal_batches_export(*, batches: Iterable[JournalBatch], user) -> str:
         )
         for x in lines:
             places = currency_places(x.currency)
+            # a GL code, memo or reference a spreadsheet would run as a formula is inert
             writer.writerow(
-                (
-                    x.entry_date.isoformat(), x.gl_account.code,
-                    f"{x.debit:.{places}f}" if x.debit else "",
-                    f"{x.credit:.{places}f}" if x.credit else "",
-                    x.currency, x.memo, x.batch.reference,
-                )
+                [
+                    neutralise(cell) for cell in (
+                        x.entry_date.isoformat(), x.gl_account.code,
+                        f"{x.debit:.{places}f}" if x.debit else "",
+                        f"{x.credit:.{places}f}" if x.credit else "",
+                        x.currency, x.memo, x.batch.reference,
+                    )
+                ]
             )
         now = timezone.now()
         for b in locked:
@@ -894,7 +1237,18 @@ def settlement_reconcile(
         ).aggregate(c=Sum("credit"), d=Sum("debit"))
     )
     s.journal_net = (net["c"] or ZERO) - (net["d"] or ZERO)
-    s.journal_drift = quantize_money(s.total_amount - s.journal_net, currency)
+    adjusted = (
+        JournalLine.objects.filter(
+            batch__in=_active_batches(s), role=JournalLine.Role.ADJUSTMENT
+        )
+        .exclude(gl_account__role=GLAccount.Role.AMAZON_CLEARING)
+        .aggregate(c=Sum("credit"), d=Sum("debit"))
+    )
+    s.adjustment_net = (adjusted["c"] or ZERO) - (adjusted["d"] or ZERO)
+    # what the journal does not account for: explained adjustments count
+    s.journal_drift = quantize_money(
+        s.total_amount - s.journal_net - s.adjustment_net, currency
+    )
     s.deposit_drift = (
         None if s.bank_deposit_amount is None else s.total_amount - s.bank_deposit_amount
     )
@@ -918,7 +1272,8 @@ def settlement_reconcile(
     s.reconciled_at = timezone.now()
     s.save(
         update_fields=[
-            "internal_drift", "journal_net", "journal_drift", "deposit_drift",
+            "internal_drift", "journal_net", "adjustment_net", "journal_drift",
+            "deposit_drift",
             "previous_reserve", "current_reserve", "reserve_drift", "order_issues",
             "has_drift", "reconciled_at",
         ]
@@ -952,4 +1307,9 @@ __all__ = [
     "journal_batch_delete",
     "journal_batches_export",
     "glmapping_resolve",
+    "gl_account_save",
+    "gl_account_pinned_by",
+    "journal_batch_add_adjustment",
+    "settlement_period",
+    "settlement_unexplained",
 ]

@@ -24,6 +24,63 @@ def _fast_password_hasher():
     yield
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With DATABASE_APP_ROLE (PostgreSQL) the test database is created and migrated as the
+    owner, the login of DATABASE_URL, as a deployment migrates; ``django_db_setup`` then
+    grants the application role its rights and every test runs as that role."""
+    from amazonsync.dbroles import app_role_suspend
+
+    app_role_suspend()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    from amazonsync.dbroles import app_role_grant, app_role_resume, app_role_suspend
+
+    role = getattr(settings, "DATABASE_APP_ROLE", "")
+    if role:
+        with django_db_blocker.unblock():
+            app_role_grant(role)
+            app_role_resume(role)
+    yield
+    if role:
+        app_role_suspend()  # the owner drops the test database
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_as_owner():
+    """A transactional test ends with a flush: TRUNCATE of every table. On PostgreSQL the
+    journal and settlement tables refuse TRUNCATE (a trigger) and the application role may
+    not truncate at all, so the harness flushes as the session's login (a superuser) with
+    triggers off, then switches back."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET ROLE NONE")
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = origin")
+                cursor.execute("RESET ROLE")
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Marketplaces and groups come from data migrations; a transactional test's flush
