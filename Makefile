@@ -23,6 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m pytest tests/benchmarks -s -q -o addopts="-p no:cacheprovider"

@@ -8,6 +8,11 @@ Each app declares its flows in a ``flows.py`` module (discovered at start-up)::
 
 ``switch`` names the per-marketplace flag on ``AccountMarketplace`` that turns the flow on;
 ``per_marketplace=False`` flows run once per account.
+
+The registry itself is ``amazonsync.registry`` (re-exported here); this module adds the
+context, which stands on the engine's services (cursors, the exception queue) and on the
+SP-API client the engine wires (``amazonsync.clients``). The runner
+(``amazonsync.services.flow_run``) builds the context a flow was registered with.
 """
 
 from __future__ import annotations
@@ -17,18 +22,18 @@ import contextvars
 import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db import transaction
-
+from .clients import spapi_client
 from .models import SyncCursor, SyncException, SyncRun, Team
+from .registry import Flow, UnknownFlow, all_flows, flow_add, get_flow, unregister_flow
+from .services import cursor_advance, exception_record, exception_resolve, in_transaction
+from .spapi.clock import utcnow
 
-if TYPE_CHECKING:
-    from marketplaces.models import Marketplace, SellerAccount
-
-
-class UnknownFlow(KeyError):
-    pass
+__all__ = [
+    "Flow", "FlowContext", "UnknownFlow", "all_flows", "client_options", "get_flow",
+    "in_transaction", "register_flow", "unregister_flow",
+]
 
 
 # Keyword arguments for the SP-API clients that flows build (clock, bucket_store...).
@@ -48,19 +53,6 @@ def client_options(**options) -> Iterator[None]:
         _CLIENT_OPTIONS.reset(token)
 
 
-@dataclass(frozen=True)
-class Flow:
-    name: str
-    func: Callable[[FlowContext], None]
-    switch: str | None
-    per_marketplace: bool
-    owner_team: str
-    description: str
-
-
-_REGISTRY: dict[str, Flow] = {}
-
-
 def register_flow(
     name: str,
     *,
@@ -70,34 +62,18 @@ def register_flow(
     description: str = "",
 ) -> Callable[[Callable[[FlowContext], None]], Callable[[FlowContext], None]]:
     def decorator(func: Callable[[FlowContext], None]) -> Callable[[FlowContext], None]:
-        _REGISTRY[name] = Flow(
+        flow_add(Flow(
             name=name,
             func=func,
             switch=switch,
             per_marketplace=per_marketplace,
             owner_team=owner_team,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
-        )
+            context=FlowContext,
+        ))
         return func
 
     return decorator
-
-
-def get_flow(name: str) -> Flow:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise UnknownFlow(f"unknown flow {name!r} (known flows: {known})") from None
-
-
-def all_flows() -> list[Flow]:
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def unregister_flow(name: str) -> None:
-    """For tests that register throw-away flows."""
-    _REGISTRY.pop(name, None)
 
 
 @dataclass
@@ -105,8 +81,8 @@ class FlowContext:
     """What a running flow gets: its run, account, marketplace, counters and helpers."""
 
     run: SyncRun
-    account: SellerAccount
-    marketplace: Marketplace | None
+    account: Any  # a marketplaces.SellerAccount
+    marketplace: Any | None  # a marketplaces.Marketplace
     flow: Flow
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
@@ -127,17 +103,13 @@ class FlowContext:
     def now(self) -> datetime.datetime:
         """The time for this run: its client's clock (a simulated clock in the demo, tests and
         benchmarks), the one source for cursors, windows, SLA and latency figures."""
-        from .spapi.clock import utcnow
-
         return utcnow(self.client.clock)
 
     @property
     def client(self):
         """The SP-API client for this account, recording its calls on this run."""
         if self._client is None:
-            from .spapi.client import SpApiClient
-
-            self._client = SpApiClient(
+            self._client = spapi_client(
                 self.account, run=self.run, **(_CLIENT_OPTIONS.get() or {})
             )
         return self._client
@@ -152,8 +124,6 @@ class FlowContext:
     def advance_cursor(
         self, *, position: datetime.datetime | None = None, token: str | None = None
     ) -> None:
-        from .services import cursor_advance
-
         cursor_advance(
             flow=self.flow.name,
             account=self.account,
@@ -174,8 +144,6 @@ class FlowContext:
         payload: dict | None = None,
         owner_team: str | None = None,
     ) -> SyncException:
-        from .services import exception_record
-
         self.counts["failed"] += 1
         return exception_record(
             flow=self.flow.name,
@@ -191,13 +159,7 @@ class FlowContext:
         )
 
     def resolve(self, *, object_kind: str, object_key: str, reason_code: str | None = None) -> int:
-        from .services import exception_resolve
-
         return exception_resolve(
             flow=self.flow.name, object_kind=object_kind, object_key=object_key,
             reason_code=reason_code,
         )
-
-
-def in_transaction() -> bool:
-    return transaction.get_connection().in_atomic_block

@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from marketplaces.models import AccountMarketplace
 
-from .flows import UnknownFlow, get_flow
 from .models import HealthSnapshot, Severity, SyncException, SyncRun
+from .registry import UnknownFlow, get_flow
 
 GREEN, AMBER, RED, NO_DATA = "green", "amber", "red", "no_data"
 WINDOW = datetime.timedelta(days=7)

@@ -1,4 +1,10 @@
-"""Writes of the sync engine: running flows, locks, cursors and the exception queue."""
+"""Writes of the sync engine: running flows, locks, cursors and the exception queue.
+
+Seller accounts belong to ``marketplaces`` (above the engine): the runner reaches them
+through the account directory it registers (``amazonsync.accounts``), and the context a
+flow runs in is the one the flow was registered with (``amazonsync.registry.Flow.context``),
+so this module imports neither the app nor ``amazonsync.flows``.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,18 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
-
-from .crypto import redact_secrets, redact_value, undecryptable
-from .flows import Flow, FlowContext, get_flow, in_transaction
+from .accounts import KEY_CHANGED, accounts
+from .crypto import redact_secrets, redact_value
 from .models import Severity, SyncCursor, SyncException, SyncLock, SyncRun, Team
 from .permissions import TEAM_GROUPS, user_teams
+from .registry import Flow, get_flow
 from .selectors import exceptions_outside_teams
 from .severity import RANK, classify, due
 from .spapi.errors import AuthError
@@ -57,8 +63,8 @@ def exception_record(
     reason_code: str,
     message: str,
     owner_team: str,
-    account: SellerAccount | None = None,
-    marketplace: Marketplace | None = None,
+    account: Any | None = None,
+    marketplace: Any | None = None,
     payload: dict | None = None,
     run: SyncRun | None = None,
     severity: str | None = None,
@@ -341,10 +347,14 @@ def exceptions_retry(*, exception_ids: Iterable[int], user=None) -> RetryOutcome
 # --- cursors -------------------------------------------------------------------------------
 
 
+def in_transaction() -> bool:
+    return transaction.get_connection().in_atomic_block
+
+
 def cursor_advance(
     *,
     flow: str,
-    account: SellerAccount,
+    account: Any,
     scope: str,
     position: datetime.datetime | None = None,
     token: str | None = None,
@@ -378,7 +388,7 @@ def _holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
 
 
-def lock_claim(*, flow: str, account: SellerAccount, scope: str, run: SyncRun) -> str | None:
+def lock_claim(*, flow: str, account: Any, scope: str, run: SyncRun) -> str | None:
     """Claim the run lock with a conditional UPDATE; returns the holder id or None.
 
     A lock whose holder died (kill -9) expires after LOCK_TTL.
@@ -440,113 +450,10 @@ def runs_mark_interrupted(
     return run_ids
 
 
-def lock_release(*, flow: str, account: SellerAccount, scope: str, holder: str) -> None:
+def lock_release(*, flow: str, account: Any, scope: str, holder: str) -> None:
     SyncLock.objects.filter(flow=flow, account=account, scope=scope, holder=holder).update(
         holder="", expires_at=None
     )
-
-
-# --- accounts ------------------------------------------------------------------------------
-
-
-KEY_CHANGED = "encryption_key_changed"
-
-
-def account_problem(account: SellerAccount) -> tuple[str, str] | None:
-    """Why a flow must not run for this account, as (reason_code, message), or None."""
-    if not account.active:
-        return ("account_inactive", f"Seller account {account} is inactive.")
-    unreadable = [label for label, value in (("LWA client secret", account.lwa_client_secret),
-                                             ("refresh token", account.refresh_token))
-                  if undecryptable(value)]
-    if unreadable:
-        return (
-            KEY_CHANGED,
-            f"The stored {' and '.join(unreadable)} of {account} cannot be read: the "
-            "encryption key (FIELD_ENCRYPTION_KEY) changed since they were saved. Re-enter "
-            "the LWA client secret and refresh token on the account, or restore the previous "
-            "key (list it after the new one, comma-separated, to read old secrets).",
-        )
-    if account.needs_reauthorization:
-        detail = f" ({account.reauthorization_reason})" if account.reauthorization_reason else ""
-        return (
-            "reauthorization_required",
-            f"Seller account {account} must be authorised again in Seller Central{detail}; "
-            "then paste the new refresh token on the account.",
-        )
-    days_left = account.client_secret_days_left()
-    if days_left is not None and days_left < 0:
-        return (
-            "lwa_secret_expired",
-            f"The LWA client secret of {account} expired on "
-            f"{account.client_secret_expires_on:%Y-%m-%d}. Rotate it in the developer console "
-            "and save the new secret on the account.",
-        )
-    return None
-
-
-def account_set_credentials(
-    *,
-    account: SellerAccount,
-    client_secret: str | None = None,
-    refresh_token: str | None = None,
-    rotated_on: datetime.date | None = None,
-) -> SellerAccount:
-    """Store new LWA credentials (encrypted) and clear what the old ones caused."""
-    with transaction.atomic():
-        account = SellerAccount.objects.select_for_update().get(pk=account.pk)
-        fields = ["updated_at"]
-        if client_secret:
-            account.lwa_client_secret = client_secret
-            account.client_secret_rotated_on = rotated_on or timezone.localdate()
-            fields += ["lwa_client_secret", "client_secret_rotated_on"]
-        if refresh_token:
-            account.refresh_token = refresh_token
-            account.needs_reauthorization = False
-            account.reauthorization_reason = ""
-            fields += ["refresh_token", "needs_reauthorization", "reauthorization_reason"]
-        if client_secret or refresh_token:
-            account.access_token = ""
-            account.access_token_expires_at = None
-            fields += ["access_token", "access_token_expires_at"]
-        account.save(update_fields=fields)
-    if account_problem(account) is None:
-        SyncException.objects.filter(
-            object_kind="seller_account",
-            object_key=account.selling_partner_id,
-            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
-        ).update(
-            status=SyncException.Status.RESOLVED,
-            resolved_at=timezone.now(),
-            resolution_note="credentials updated",
-        )
-    return account
-
-
-def account_mark_reauthorization(*, account: SellerAccount, reason: str) -> None:
-    """Flag the account for re-authorisation; ``reason`` (often LWA's own words, which may
-    echo the request) is stored without secrets."""
-    reason = redact_secrets(reason, secrets=_secrets_of(account))
-    SellerAccount.objects.filter(pk=account.pk).update(
-        needs_reauthorization=True,
-        reauthorization_reason=reason[:500],
-        access_token="",
-        access_token_expires_at=None,
-    )
-    account.needs_reauthorization = True
-    account.reauthorization_reason = reason[:500]
-
-
-def _secrets_of(account: SellerAccount) -> list[str]:
-    return [account.lwa_client_secret, account.refresh_token, account.access_token]
-
-
-@register_retry("seller_account")
-def _retry_account(exc: SyncException) -> bool:
-    if exc.account_id is None:
-        return False
-    account = SellerAccount.objects.get(pk=exc.account_id)
-    return account_problem(account) is None
 
 
 # --- running flows -------------------------------------------------------------------------
@@ -554,25 +461,12 @@ def _retry_account(exc: SyncException) -> bool:
 
 def flow_targets(
     *, flow: Flow, account_id: int | None = None, marketplace_code: str | None = None
-) -> list[tuple[SellerAccount, Marketplace | None]]:
+) -> list[tuple[Any, Any | None]]:
     """(account, marketplace) pairs a flow runs for: active accounts, switched-on
-    marketplaces, narrowed by the given account and marketplace."""
-    accounts = SellerAccount.objects.filter(active=True).order_by("pk")
-    if account_id is not None:
-        accounts = SellerAccount.objects.filter(pk=account_id)
-    targets: list[tuple[SellerAccount, Marketplace | None]] = []
-    for account in accounts:
-        links = AccountMarketplace.objects.filter(account=account).select_related("marketplace")
-        if marketplace_code:
-            links = links.filter(marketplace__code=marketplace_code)
-        if flow.switch:
-            links = links.filter(**{flow.switch: True})
-        links = list(links.order_by("marketplace__code"))
-        if flow.per_marketplace:
-            targets += [(account, link.marketplace) for link in links]
-        elif links or not marketplace_code:
-            targets.append((account, None))
-    return targets
+    marketplaces, narrowed by the given account and marketplace (the account directory
+    answers: ``marketplaces.selectors.flow_targets``)."""
+    return accounts().targets(flow=flow, account_id=account_id,
+                              marketplace_code=marketplace_code)
 
 
 def flow_run(
@@ -589,8 +483,9 @@ def flow_run(
     as skipped.
     """
     spec = get_flow(flow)
-    account = SellerAccount.objects.get(pk=account_id)
-    marketplace = Marketplace.objects.get(pk=marketplace_id) if marketplace_id else None
+    directory = accounts()
+    account = directory.account(account_id)
+    marketplace = directory.marketplace(marketplace_id) if marketplace_id else None
     if spec.per_marketplace and marketplace is None:
         raise ValueError(f"flow {flow!r} runs per marketplace: give a marketplace")
     scope = marketplace.pk if marketplace else ""
@@ -599,7 +494,7 @@ def flow_run(
         started_at=timezone.now(), host=socket.gethostname()[:255], pid=os.getpid(),
     )
 
-    problem = account_problem(account)
+    problem = directory.problem(account)
     if problem is not None:
         reason, message = problem
         exception_record(
@@ -614,15 +509,15 @@ def flow_run(
     if holder is None:
         return _finish(run, SyncRun.Status.SKIPPED, error="another run of this flow is active")
 
-    ctx = FlowContext(run=run, account=account, marketplace=marketplace, flow=spec)
+    ctx = spec.context(run=run, account=account, marketplace=marketplace, flow=spec)
     flow_key = f"{account.selling_partner_id}/{scope or '-'}"
     try:
         with _sigterm_interrupts():
             spec.func(ctx)
     except AuthError as err:
-        said = redact_secrets(str(err), secrets=_secrets_of(account))
+        said = redact_secrets(str(err), secrets=directory.secrets(account))
         if err.reauthorization_required and not account.needs_reauthorization:
-            account_mark_reauthorization(account=account, reason=said)
+            directory.mark_reauthorization(account=account, reason=said)
         exception_record(
             flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
             object_key=account.selling_partner_id,

@@ -8,9 +8,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from amazonsync.crypto import redact_secrets, undecryptable
-from amazonsync.services import account_set_credentials
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
+from .services import account_set_credentials
 
 
 @admin.register(Marketplace)

@@ -1,4 +1,6 @@
-"""Writes for marketplaces and seller accounts."""
+"""Writes for marketplaces and seller accounts: accounts and their credentials, the access
+token cache the SP-API clients share (``AccountTokenStore``), re-authorisation, and the
+marketplace reference rows."""
 
 from __future__ import annotations
 
@@ -6,17 +8,32 @@ import datetime
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from amazonsync.services import account_set_credentials
+from amazonsync.crypto import redact_secrets
+from amazonsync.models import SyncException
+from amazonsync.services import register_retry
+from amazonsync.spapi.auth import AccessToken
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
-from .reference import CODE_ALIASES
+from .reference import CODE_ALIASES, rows
+from .selectors import account_problem, account_secrets
 
 
 def marketplace_by_code(code: str) -> Marketplace:
     code = code.strip().upper()
     code = CODE_ALIASES.get(code, code)
     return Marketplace.objects.get(code=code)
+
+
+def marketplace_reference_ensure() -> None:
+    """The marketplaces the data migration seeds exist (after a test database flush, for
+    instance); rows people have edited are kept while the count is right."""
+    wanted = rows()
+    if Marketplace.objects.count() != len(wanted):
+        for row in wanted:
+            Marketplace.objects.update_or_create(id=row["id"], defaults=row)
 
 
 def account_upsert(
@@ -58,30 +75,89 @@ def account_upsert(
     )
 
 
-def reference_data_ensure() -> None:
-    """The reference data the data migrations seed exists: marketplaces, groups, the
-    default GL chart and disposition rules (after a test database flush, for instance).
-    Every seeder keeps rows people have edited."""
-    from django.apps import apps
+def account_set_credentials(
+    *,
+    account: SellerAccount,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    rotated_on: datetime.date | None = None,
+) -> SellerAccount:
+    """Store new LWA credentials (encrypted) and clear what the old ones caused."""
+    with transaction.atomic():
+        account = SellerAccount.objects.select_for_update().get(pk=account.pk)
+        fields = ["updated_at"]
+        if client_secret:
+            account.lwa_client_secret = client_secret
+            account.client_secret_rotated_on = rotated_on or timezone.localdate()
+            fields += ["lwa_client_secret", "client_secret_rotated_on"]
+        if refresh_token:
+            account.refresh_token = refresh_token
+            account.needs_reauthorization = False
+            account.reauthorization_reason = ""
+            fields += ["refresh_token", "needs_reauthorization", "reauthorization_reason"]
+        if client_secret or refresh_token:
+            account.access_token = ""
+            account.access_token_expires_at = None
+            fields += ["access_token", "access_token_expires_at"]
+        account.save(update_fields=fields)
+    if account_problem(account) is None:
+        SyncException.objects.filter(
+            object_kind="seller_account",
+            object_key=account.selling_partner_id,
+            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
+        ).update(
+            status=SyncException.Status.RESOLVED,
+            resolved_at=timezone.now(),
+            resolution_note="credentials updated",
+        )
+    return account
 
-    from amazonsync.permissions import ensure_groups
 
-    from .reference import rows
+def account_mark_reauthorization(*, account: SellerAccount, reason: str) -> None:
+    """Flag the account for re-authorisation; ``reason`` (often LWA's own words, which may
+    echo the request) is stored without secrets."""
+    reason = redact_secrets(reason, secrets=account_secrets(account))
+    SellerAccount.objects.filter(pk=account.pk).update(
+        needs_reauthorization=True,
+        reauthorization_reason=reason[:500],
+        access_token="",
+        access_token_expires_at=None,
+    )
+    account.needs_reauthorization = True
+    account.reauthorization_reason = reason[:500]
 
-    wanted = rows()
-    if Marketplace.objects.count() != len(wanted):
-        for row in wanted:
-            Marketplace.objects.update_or_create(id=row["id"], defaults=row)
-    ensure_groups()
-    if apps.is_installed("settlements"):
-        from settlements.chart import seed
-        from settlements.models import GLAccount, GLMapping
 
-        if not GLAccount.objects.exists():
-            seed(GLAccount, GLMapping)
-    if apps.is_installed("returns"):
-        from returns.defaults import seed_rules
-        from returns.models import DispositionRule
+class AccountTokenStore:
+    """The LWA access token of an account, in its row (encrypted), shared by every SP-API
+    client and worker process (``amazonsync.spapi.auth.TokenStore``)."""
 
-        if not DispositionRule.objects.exists():
-            seed_rules(DispositionRule)
+    def __init__(self, account: SellerAccount) -> None:
+        self.account = account
+
+    def load(self) -> AccessToken | None:
+        row = (
+            SellerAccount.objects.filter(pk=self.account.pk)
+            .only("access_token", "access_token_expires_at")
+            .first()
+        )
+        if row is None or not row.access_token or row.access_token_expires_at is None:
+            return None
+        return AccessToken(row.access_token, row.access_token_expires_at)
+
+    def save(self, token: AccessToken) -> None:
+        # Conditional UPDATE: never replace a token that expires later (another process
+        # refreshed meanwhile and its token is at least as fresh).
+        SellerAccount.objects.filter(pk=self.account.pk).filter(
+            Q(access_token_expires_at__isnull=True)
+            | Q(access_token_expires_at__lt=token.expires_at)
+        ).update(access_token=token.value, access_token_expires_at=token.expires_at)
+        self.account.access_token = token.value
+        self.account.access_token_expires_at = token.expires_at
+
+
+@register_retry("seller_account")
+def _retry_account(exc: SyncException) -> bool:
+    if exc.account_id is None:
+        return False
+    account = SellerAccount.objects.get(pk=exc.account_id)
+    return account_problem(account) is None

@@ -93,7 +93,7 @@ def _reference_data(request):
         request.getfixturevalue("transactional_db")
     else:
         request.getfixturevalue("db")
-    from marketplaces.services import reference_data_ensure
+    from amazonsync.reference_data import reference_data_ensure
 
     reference_data_ensure()
     yield

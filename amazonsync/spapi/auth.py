@@ -1,11 +1,20 @@
 """Login with Amazon: the refresh-token grant, with the access token shared by all processes.
 
-The token lives (encrypted) in the seller account row: ``access_token`` and
-``access_token_expires_at``. A client uses the stored token while it is valid for more than
-``EXPIRY_MARGIN`` seconds; otherwise it asks LWA and stores the new token with a conditional
-UPDATE that only wins over the token it read, so processes racing to refresh never replace a
-newer token with an older one. Secrets and tokens are never logged, and LWA's error text
-is redacted (``amazonsync.crypto.redact_secrets``) before it is raised, logged or stored.
+The client imports no model: what it keeps or reports goes through what it is given.
+
+* ``TokenStore`` — where the account's access token lives between clients and processes.
+  The engine gives the seller account row (``marketplaces.services.AccountTokenStore``,
+  encrypted, updated with a conditional UPDATE that only wins over an older token, so
+  processes racing to refresh never replace a newer token with an older one); by default a
+  ``MemoryTokenStore`` keeps it in this client only.
+* ``on_reauthorize(reason)`` — called when LWA refuses the refresh token or the client
+  (``invalid_grant``...): the engine flags the account for re-authorisation.
+* ``redact(text, secrets=...)`` — takes secrets out of LWA's error text before it is raised,
+  logged or stored; the engine gives ``amazonsync.crypto.redact_secrets`` (every stored
+  secret and token shape), the default takes out the account's own secrets.
+
+A client uses the stored token while it is valid for more than ``EXPIRY_MARGIN`` seconds;
+otherwise it asks LWA and stores the new token. Secrets and tokens are never logged.
 """
 
 from __future__ import annotations
@@ -13,12 +22,11 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import requests
-from django.utils import timezone
-
-from amazonsync.crypto import redact_secrets
 
 from .errors import AuthError, ServerError
 from .operations import LWA_TOKEN_URL
@@ -27,6 +35,11 @@ log = logging.getLogger(__name__)
 
 EXPIRY_MARGIN = 60  # seconds before expiry from which a token is refreshed
 REAUTH_ERRORS = {"invalid_grant", "invalid_client", "unauthorized_client"}
+REDACTED = "[redacted]"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass
@@ -38,61 +51,79 @@ class AccessToken:
         return self.expires_at - datetime.timedelta(seconds=EXPIRY_MARGIN) > now
 
 
+class TokenStore(Protocol):
+    """Where one account's access token is kept, shared by every client of the account."""
+
+    def load(self) -> AccessToken | None:
+        """The stored token, or None."""
+
+    def save(self, token: AccessToken) -> None:
+        """Keep a new token (unless a token that expires later is already stored)."""
+
+
+class MemoryTokenStore:
+    """The token of one client only (nothing shared): the default."""
+
+    def __init__(self) -> None:
+        self._token: AccessToken | None = None
+
+    def load(self) -> AccessToken | None:
+        return self._token
+
+    def save(self, token: AccessToken) -> None:
+        if self._token is None or self._token.expires_at < token.expires_at:
+            self._token = token
+
+
+Redact = Callable[..., str]  # redact(text, *, secrets=()) -> text without the secrets
+
+
+def redact_given(text: str, *, secrets: Iterable[str] = ()) -> str:
+    """The default redaction: the given secrets, as they are, out of ``text``."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 class LwaAuth:
     """Access tokens for one seller account."""
 
     timeout = (5, 30)
 
-    def __init__(self, account, *, session: requests.Session) -> None:
+    def __init__(
+        self,
+        account,
+        *,
+        session: requests.Session,
+        store: TokenStore | None = None,
+        on_reauthorize: Callable[[str], None] | None = None,
+        redact: Redact = redact_given,
+    ) -> None:
         self.account = account
         self.session = session
         self.token_url = account.token_url or LWA_TOKEN_URL
+        self.store: TokenStore = store if store is not None else MemoryTokenStore()
+        self.on_reauthorize = on_reauthorize
+        self.redact = redact
         self._token: AccessToken | None = None
         self._lock = threading.Lock()
         self.refreshes = 0  # token requests made by this instance
-
-    # ------------------------------------------------------------------ cache (the row)
-    def _stored(self) -> AccessToken | None:
-        from marketplaces.models import SellerAccount
-
-        row = (
-            SellerAccount.objects.filter(pk=self.account.pk)
-            .only("access_token", "access_token_expires_at")
-            .first()
-        )
-        if row is None or not row.access_token or row.access_token_expires_at is None:
-            return None
-        return AccessToken(row.access_token, row.access_token_expires_at)
-
-    def _store(self, token: AccessToken) -> None:
-        from django.db.models import Q
-
-        from marketplaces.models import SellerAccount
-
-        # Conditional UPDATE: never replace a token that expires later (another process
-        # refreshed meanwhile and its token is at least as fresh).
-        SellerAccount.objects.filter(pk=self.account.pk).filter(
-            Q(access_token_expires_at__isnull=True)
-            | Q(access_token_expires_at__lt=token.expires_at)
-        ).update(access_token=token.value, access_token_expires_at=token.expires_at)
-        self.account.access_token = token.value
-        self.account.access_token_expires_at = token.expires_at
 
     # ------------------------------------------------------------------ public
     def token(self, *, force: bool = False) -> str:
         """A valid access token; ``force`` ignores the cache (the last one was refused)."""
         with self._lock:
-            now = timezone.now()
+            now = _now()
             if not force and self._token is not None and self._token.valid(now):
                 return self._token.value
-            stored = self._stored()
+            stored = self.store.load()
             if stored is not None and stored.valid(now):
                 stale = force and self._token is not None and stored.value == self._token.value
                 if not stale:
                     self._token = stored
                     return stored.value
             token = self._refresh()
-            self._store(token)
+            self.store.save(token)
             self._token = token
             return token.value
 
@@ -134,14 +165,15 @@ class LwaAuth:
             expires_in = int(body.get("expires_in") or 3600)
             log.info("LWA access token refreshed for %s", account.selling_partner_id)
             return AccessToken(
-                body["access_token"], timezone.now() + datetime.timedelta(seconds=expires_in)
+                body["access_token"], _now() + datetime.timedelta(seconds=expires_in)
             )
         # LWA may echo the request (client secret, refresh token) in its error text: take
         # them out before the text goes into an error, a log line or the database.
-        secrets = (account.lwa_client_secret, account.refresh_token, account.access_token)
-        error = redact_secrets(str(body.get("error") or ""), secrets=secrets)[:100]
-        description = redact_secrets(str(body.get("error_description") or ""),
-                                     secrets=secrets)[:1000]
+        secrets = (account.lwa_client_secret, account.refresh_token,
+                   getattr(account, "access_token", ""))
+        error = self.redact(str(body.get("error") or ""), secrets=secrets)[:100]
+        description = self.redact(str(body.get("error_description") or ""),
+                                  secrets=secrets)[:1000]
         message = f"LWA token request failed: {error or response.status_code}"
         if description:
             message += f" ({description})"
@@ -155,10 +187,9 @@ class LwaAuth:
                         errors=[{"code": error, "message": description}] if error else [])
 
     def _reauthorize(self, message: str, **kw) -> None:
-        from amazonsync.services import account_mark_reauthorization
-
         log.warning("seller account %s needs re-authorisation: %s",
                     self.account.selling_partner_id, message)
-        account_mark_reauthorization(account=self.account, reason=message)
+        if self.on_reauthorize is not None:
+            self.on_reauthorize(message)
         self._token = None
         raise AuthError(message, reauthorization_required=True, operation="lwaToken", **kw)

@@ -2,10 +2,18 @@
 
 Every request waits for a token of its operation's shared bucket, carries an LWA access
 token, is retried on 429/5xx/connection errors with exponential backoff and jitter
-(tenacity; sleeps go through the client's clock), is recorded as an ``ApiCall`` (and on the
-``SyncRun``) and fails with a typed error from ``errors.py``.
+(tenacity; sleeps go through the client's clock), is handed to the call recorder and fails
+with a typed error from ``errors.py``.
 
-    client = SpApiClient(account, run=run)
+The client imports no model and no app. What it shares or reports is given to it: the
+bucket store, the access token store, the re-authorisation callback, the redaction of LWA's
+error text and the call recorder (``recorder(ApiCallRecord)``). Without them it keeps
+everything to itself (memory buckets and token, nothing recorded). The engine builds
+clients wired to the database: ``amazonsync.clients.spapi_client(account, run=run)``
+(``ApiCall`` rows and the run's counters, the token in the account row, database or Redis
+buckets); flows get one as ``ctx.client``.
+
+    client = spapi_client(account, run=run)
     for order in client.get_orders(MarketplaceIds=["ATVPDKIKX0DER"], LastUpdatedAfter=since):
         ...
     path = client.report_fetch("GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL",
@@ -26,11 +34,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from django.db.models import F
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any
 from tenacity.wait import wait_exponential_jitter
 
 from . import documents
+from .auth import LwaAuth, Redact, TokenStore, redact_given
 from .clock import Clock, RealClock
 from .errors import (
     AuthError,
@@ -44,7 +52,7 @@ from .errors import (
 )
 from .operations import OPERATIONS, REGION_HOSTS, Operation
 from .orders import OrdersApi, orders_api_for
-from .ratelimit import BucketStore, RateLimiter, default_bucket_store
+from .ratelimit import BucketStore, MemoryBucketStore, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +121,23 @@ class _StopAfterClock:
         return self.clock.now() - self.start >= self.limit
 
 
+@dataclass(frozen=True)
+class ApiCallRecord:
+    """One HTTP request of the client, as given to its call recorder."""
+
+    operation: str
+    method: str
+    path: str
+    status: int | None  # None: no answer (connection error, timeout)
+    duration_ms: int
+    throttled: bool = False
+    request_id: str = ""
+    error: str = ""  # Amazon's error text (may need redaction before it is stored)
+
+
+CallRecorder = Callable[[ApiCallRecord], None]
+
+
 @dataclass
 class FeedResult:
     """The outcome of a feed: processing status and the processing report's issues."""
@@ -165,23 +190,25 @@ class SpApiClient:
         self,
         account,
         *,
-        run=None,
         clock: Clock | None = None,
         session: requests.Session | None = None,
         bucket_store: BucketStore | None = None,
+        token_store: TokenStore | None = None,
+        on_reauthorize: Callable[[str], None] | None = None,
+        redact: Redact = redact_given,
+        recorder: CallRecorder | None = None,
     ) -> None:
-        from .auth import LwaAuth
-
         self.account = account
-        self.run = run
         self.clock: Clock = clock or RealClock()
         self.session = session or requests.Session()
         base = account.api_base_url or REGION_HOSTS[account.region]
         self.base_url = base.rstrip("/")
-        self.auth = LwaAuth(account, session=self.session)
+        self.auth = LwaAuth(account, session=self.session, store=token_store,
+                            on_reauthorize=on_reauthorize, redact=redact)
         self.limiter = RateLimiter(
-            account_id=account.pk, store=bucket_store or default_bucket_store(), clock=self.clock
+            account_id=account.pk, store=bucket_store or MemoryBucketStore(), clock=self.clock
         )
+        self.recorder = recorder
         self.calls = 0  # HTTP requests sent (SP-API and documents)
         self.calls_by_operation: dict[str, int] = {}
         self.throttled = 0
@@ -316,24 +343,17 @@ class SpApiClient:
     def _record(self, operation: str, method: str, path: str, status: int | None,
                 started: float, *, request_id: str = "", throttled: bool = False,
                 error: str = "") -> None:
-        from amazonsync.crypto import redact_secrets
-        from amazonsync.models import ApiCall, SyncRun
-
         duration_ms = int((time.monotonic() - started) * 1000)
         self.calls += 1
         self.calls_by_operation[operation] = self.calls_by_operation.get(operation, 0) + 1
         log.debug("spapi %s %s -> %s (%d ms, request id %s)", operation, method, status,
                   duration_ms, request_id or "-")
-        ApiCall.objects.create(
-            run=self.run, account_id=self.account.pk, operation=operation, method=method,
-            path=path[:512], status_code=status, duration_ms=duration_ms, throttled=throttled,
-            request_id=(request_id or "")[:128], error=redact_secrets(error)[:255],
-        )
-        if self.run is not None:
-            SyncRun.objects.filter(pk=self.run.pk).update(
-                api_calls=F("api_calls") + 1,
-                throttled=F("throttled") + (1 if throttled else 0),
-            )
+        if self.recorder is not None:
+            self.recorder(ApiCallRecord(
+                operation=operation, method=method, path=path, status=status,
+                duration_ms=duration_ms, throttled=throttled, request_id=request_id or "",
+                error=error,
+            ))
 
     def paginate(
         self,
@@ -714,4 +734,4 @@ class SpApiClient:
         return self.request("getMarketplaceParticipations").get("payload", [])
 
 
-__all__ = ["DocumentError", "FeedResult", "SpApiClient", "encode_params"]
+__all__ = ["ApiCallRecord", "DocumentError", "FeedResult", "SpApiClient", "encode_params"]

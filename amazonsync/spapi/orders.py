@@ -15,10 +15,24 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .client import SpApiClient
+
+class OrdersClient(Protocol):
+    """What the orders implementations use of ``client.SpApiClient`` (which builds them:
+    named here, not imported, so the two modules do not import each other)."""
+
+    account: Any
+
+    def get_orders(self, **filters) -> Iterator[dict]: ...
+
+    def get_order(self, order_id: str) -> dict: ...
+
+    def get_order_items(self, order_id: str) -> list[dict]: ...
+
+    def paginate(self, operation_name: str, **kw) -> Iterator[Any]: ...
+
+    def request(self, operation_name: str, **kw) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,7 @@ def normalize_v0_order(order: dict, items: list[dict] | None = None) -> Normaliz
 class OrdersV0:
     version = "v0"
 
-    def __init__(self, client: SpApiClient) -> None:
+    def __init__(self, client: OrdersClient) -> None:
         self.client = client
 
     def search(self, *, marketplace_ids, created_after=None, created_before=None,
@@ -209,7 +223,7 @@ def normalize_2026_order(order: dict) -> NormalizedOrder:
 class Orders2026:
     version = "2026-01-01"
 
-    def __init__(self, client: SpApiClient) -> None:
+    def __init__(self, client: OrdersClient) -> None:
         self.client = client
 
     def search(self, *, marketplace_ids, created_after=None, created_before=None,
@@ -250,7 +264,7 @@ class Orders2026:
         return [normalize_2026_item(i) for i in self._get_raw(order_id).get("orderItems") or []]
 
 
-def orders_api_for(client: SpApiClient) -> OrdersApi:
+def orders_api_for(client: OrdersClient) -> OrdersApi:
     version = getattr(client.account, "orders_api_version", "v0") or "v0"
     if version == Orders2026.version:
         return Orders2026(client)

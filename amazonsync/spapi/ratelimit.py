@@ -7,13 +7,14 @@ client's clock) until its token has been restored. One reservation is one compar
 so concurrent callers queue up fairly instead of all polling the bucket, and nobody sends a
 request that Amazon would throttle.
 
-Stores:
+Stores (any object with the ``BucketStore`` methods):
 
-* ``DatabaseBucketStore`` — a ``RateLimitBucket`` row per bucket, updated with a conditional
-  ``UPDATE ... WHERE tokens = <read> AND refreshed_at = <read>`` (SQLite and PostgreSQL).
-* ``RedisBucketStore`` — one hash per bucket, updated atomically by a Lua script (used when
-  ``settings.REDIS_URL`` is set).
-* ``MemoryBucketStore`` — one process only (tests, benchmarks, scripts).
+* ``RedisBucketStore`` — one hash per bucket, updated atomically by a Lua script.
+* ``MemoryBucketStore`` — one process only (tests, benchmarks, scripts): the client's default.
+* ``amazonsync.buckets.DatabaseBucketStore`` — a ``RateLimitBucket`` row per bucket, on the
+  engine side (this package imports no model); ``amazonsync.buckets.default_bucket_store``
+  picks Redis when ``settings.REDIS_URL`` is set, else the database, for the clients the
+  engine builds.
 
 Bucket times are seconds on the client's clock, so a simulated clock drives them too.
 """
@@ -24,8 +25,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
-
-from django.db import IntegrityError, transaction
 
 from .clock import Clock
 from .operations import OPERATIONS
@@ -66,7 +65,7 @@ def take_token(
     return Reservation(tokens=new, refreshed_at=t, wait=max(0.0, wait))
 
 
-def _drained(*, tokens: float, rate: float, burst: float, refreshed_at: float, now: float):
+def drained(*, tokens: float, rate: float, burst: float, refreshed_at: float, now: float):
     """After a 429: the server's bucket is empty, so ours is at most empty at ``now``."""
     if refreshed_at > now + MAX_SKEW:
         refreshed_at = now
@@ -121,89 +120,12 @@ class MemoryBucketStore:
         with self._lock:
             b = self._buckets.get((account_id, operation))
             if b is not None:
-                b["tokens"], b["refreshed_at"] = _drained(now=now, **b)
+                b["tokens"], b["refreshed_at"] = drained(now=now, **b)
 
     def get(self, *, account_id, operation):
         with self._lock:
             b = self._buckets.get((account_id, operation))
             return dict(b) if b is not None else None
-
-
-class DatabaseBucketStore:
-    """``RateLimitBucket`` rows updated by compare-and-swap.
-
-    Call the client outside long transactions: a bucket row written inside an open
-    transaction is invisible to other processes (and on SQLite holds the write lock) until
-    the transaction commits.
-    """
-
-    max_attempts = 200
-
-    def _model(self):
-        from amazonsync.models import RateLimitBucket
-
-        return RateLimitBucket
-
-    def reserve(self, *, account_id, operation, rate, burst, now, margin=SAFETY_MARGIN):
-        Bucket = self._model()
-        for _ in range(self.max_attempts):
-            row = (
-                Bucket.objects.filter(account_id=account_id, operation=operation)
-                .values_list("tokens", "rate", "burst", "refreshed_at")
-                .first()
-            )
-            if row is None:
-                r = take_token(tokens=float(burst), rate=rate, burst=float(burst),
-                               refreshed_at=now, now=now, margin=margin)
-                try:
-                    with transaction.atomic():
-                        Bucket.objects.create(
-                            account_id=account_id, operation=operation, tokens=r.tokens,
-                            rate=rate, burst=float(burst), refreshed_at=r.refreshed_at,
-                        )
-                except IntegrityError:
-                    continue  # another process created it: take from that row
-                return r.wait
-            tokens, row_rate, row_burst, refreshed_at = row
-            r = take_token(tokens=tokens, rate=row_rate, burst=row_burst,
-                           refreshed_at=refreshed_at, now=now, margin=margin)
-            swapped = Bucket.objects.filter(
-                account_id=account_id, operation=operation, tokens=tokens,
-                refreshed_at=refreshed_at,
-            ).update(tokens=r.tokens, refreshed_at=r.refreshed_at)
-            if swapped == 1:
-                return r.wait
-        raise RuntimeError(f"could not reserve a {operation} token: bucket too contended")
-
-    def set_rate(self, *, account_id, operation, rate):
-        self._model().objects.filter(account_id=account_id, operation=operation).exclude(
-            rate=rate
-        ).update(rate=rate)
-
-    def drain(self, *, account_id, operation, now):
-        Bucket = self._model()
-        row = (
-            Bucket.objects.filter(account_id=account_id, operation=operation)
-            .values_list("tokens", "rate", "burst", "refreshed_at")
-            .first()
-        )
-        if row is None:
-            return
-        tokens, rate, burst, refreshed_at = row
-        new, t = _drained(tokens=tokens, rate=rate, burst=burst, refreshed_at=refreshed_at,
-                          now=now)
-        # If the swap loses, someone else took a token since: good enough.
-        Bucket.objects.filter(
-            account_id=account_id, operation=operation, tokens=tokens, refreshed_at=refreshed_at
-        ).update(tokens=new, refreshed_at=t)
-
-    def get(self, *, account_id, operation):
-        return (
-            self._model()
-            .objects.filter(account_id=account_id, operation=operation)
-            .values("tokens", "rate", "burst", "refreshed_at")
-            .first()
-        )
 
 
 _RESERVE_LUA = """
@@ -283,13 +205,6 @@ class RedisBucketStore:
         if not raw:
             return None
         return {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in raw.items()}
-
-
-def default_bucket_store() -> BucketStore:
-    from django.conf import settings
-
-    url = getattr(settings, "REDIS_URL", "")
-    return RedisBucketStore(url) if url else DatabaseBucketStore()
 
 
 class RateLimiter:

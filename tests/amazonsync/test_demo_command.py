@@ -55,14 +55,14 @@ def test_demo_then_real_clock_flows_run_at_amazons_rates(live_sandbox):
 
 def test_demo_fails_loudly_naming_the_flow(live_sandbox, monkeypatch):
     url, _ = live_sandbox
-    from amazonsync import flows
+    from amazonsync import flows, registry
 
     original = flows.get_flow("returns")
 
     def broken(ctx):
         raise RuntimeError("the returns report could not be read")
 
-    monkeypatch.setitem(flows._REGISTRY, "returns", original.__class__(
+    monkeypatch.setitem(registry._REGISTRY, "returns", original.__class__(
         **{**original.__dict__, "func": broken}))
     with pytest.raises(CommandError) as err:
         call_command("demo", "--sandbox-url", url, stdout=io.StringIO())

@@ -16,6 +16,7 @@ from amazonsync.flows import register_flow, unregister_flow
 from amazonsync.models import SyncCursor, SyncException, SyncLock, SyncRun
 from amazonsync.spapi.errors import AuthError
 from marketplaces.models import Marketplace, SellerAccount
+from marketplaces.services import account_set_credentials
 
 US = "ATVPDKIKX0DER"
 
@@ -94,7 +95,7 @@ def test_expired_client_secret_refuses_to_run(account, flow_factory):
     assert exc.attempts == 1
 
     # a new secret resolves it and the flow runs again
-    services.account_set_credentials(account=account, client_secret="rotated-secret")
+    account_set_credentials(account=account, client_secret="rotated-secret")
     exc.refresh_from_db()
     assert exc.status == SyncException.Status.RESOLVED
     run = services.flow_run(flow="t_never", account_id=account.pk, marketplace_id=US)
@@ -117,7 +118,7 @@ def test_reauthorization_error_flags_the_account(account, flow_factory):
     # further runs are refused until a new refresh token is saved
     run = services.flow_run(flow="t_revoked", account_id=account.pk, marketplace_id=US)
     assert run.status == SyncRun.Status.REFUSED
-    services.account_set_credentials(account=account, refresh_token="Atzr|new-token")
+    account_set_credentials(account=account, refresh_token="Atzr|new-token")
     account.refresh_from_db()
     assert not account.needs_reauthorization
     exc.refresh_from_db()

@@ -27,6 +27,7 @@ from amazonsync.logging import RedactSecretsFilter
 from amazonsync.models import ApiCall, SyncException, SyncRun
 from amazonsync.spapi.operations import LWA_TOKEN_URL
 from marketplaces.models import SellerAccount
+from marketplaces.services import account_set_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-client-secret-value"  # the conftest account's credentials
@@ -206,9 +207,9 @@ def test_a_changed_key_refuses_the_run_with_a_critical_exception(account, flow, 
 
     # or the credentials entered again under the new key: resolved, runs go on
     with override_settings(FIELD_ENCRYPTION_KEY=other_key):
-        services.account_set_credentials(account=SellerAccount.objects.get(pk=account.pk),
-                                         client_secret="new-secret-under-new-key",
-                                         refresh_token="Atzr|new-token-under-new-key")
+        account_set_credentials(account=SellerAccount.objects.get(pk=account.pk),
+                                client_secret="new-secret-under-new-key",
+                                refresh_token="Atzr|new-token-under-new-key")
         exc.refresh_from_db()
         assert exc.status == SyncException.Status.RESOLVED
         run = services.flow_run(flow=name, account_id=account.pk, marketplace_id=US)

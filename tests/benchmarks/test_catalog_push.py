@@ -58,12 +58,12 @@ def live(db):
 
 
 def _ctx(account, clock):
-    from amazonsync.spapi.client import SpApiClient
+    from amazonsync.clients import spapi_client
     from amazonsync.spapi.ratelimit import MemoryBucketStore
 
     run = SyncRun.objects.create(flow="inventory_push", account=account, marketplace_id=US,
                                  started_at=timezone.now())
-    client = SpApiClient(account, run=run, clock=clock, bucket_store=MemoryBucketStore())
+    client = spapi_client(account, run=run, clock=clock, bucket_store=MemoryBucketStore())
     ctx = FlowContext(run=run, account=account, marketplace=run.marketplace,
                       flow=get_flow("inventory_push"), _client=client)
     return ctx, client

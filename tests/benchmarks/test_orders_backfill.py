@@ -95,13 +95,13 @@ def live(db):
 
 
 def _backfill(account, markets, world, *, naive: bool, monkeypatch):
-    from amazonsync.spapi.client import SpApiClient
+    from amazonsync.clients import spapi_client
     from orders import flows, services
 
     timer = Timer()
     monkeypatch.setattr(services, "orders_upsert", timer.wrap(services.orders_upsert))
     clock = SimulatedClock(start=world.start)
-    client = SpApiClient(account, clock=clock, bucket_store=MemoryBucketStore())
+    client = spapi_client(account, clock=clock, bucket_store=MemoryBucketStore())
     start = datetime.datetime.fromtimestamp(world.window_start, datetime.UTC)
     wall = time.perf_counter()
     for code in CODES:

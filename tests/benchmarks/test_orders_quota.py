@@ -44,7 +44,7 @@ SINCE = "2000-01-01T00:00:00Z"
 
 
 def _client(url: str, spid: str):
-    from amazonsync.spapi.client import SpApiClient
+    from amazonsync.clients import spapi_client
     from marketplaces.models import SellerAccount
 
     account = SellerAccount.objects.create(
@@ -53,8 +53,8 @@ def _client(url: str, spid: str):
         token_url=f"{url}/auth/o2/token",
     )
     # Buckets in memory: the figures are about Amazon's quotas, not the database.
-    return SpApiClient(account, clock=SimulatedClock(start=2_000_000_000),
-                       bucket_store=MemoryBucketStore())
+    return spapi_client(account, clock=SimulatedClock(start=2_000_000_000),
+                        bucket_store=MemoryBucketStore())
 
 
 def _consumed(client) -> float:

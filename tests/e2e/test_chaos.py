@@ -34,12 +34,12 @@ from amazonsync.flows import client_options
 from amazonsync.models import SyncException, SyncRun
 from amazonsync.sandbox import World, start_sandbox_app
 from amazonsync.sandbox import world as sandbox_world
-from amazonsync.services import account_set_credentials, flow_run
+from amazonsync.services import flow_run
 from amazonsync.spapi.clock import SimulatedClock
 from amazonsync.spapi.ratelimit import MemoryBucketStore
 from catalog.models import FbaStock, InboundShipmentItem
 from marketplaces.models import AccountMarketplace, SellerAccount
-from marketplaces.services import account_upsert
+from marketplaces.services import account_set_credentials, account_upsert
 from orders.models import FulfillmentChannel, Order, OrderStatus, Shipment, ShipmentStatus
 from orders.selectors import order_snapshot
 from orders.services import shipment_record
@@ -409,7 +409,7 @@ def _flush() -> None:
     one's rows; the fault-free run may have run earlier in this same test)."""
     from django.core.management import call_command
 
-    from marketplaces.services import reference_data_ensure
+    from amazonsync.reference_data import reference_data_ensure
 
     if SellerAccount.objects.exists():
         call_command("flush", interactive=False, verbosity=0)

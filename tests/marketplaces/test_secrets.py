@@ -9,8 +9,8 @@ from django.db import connection
 from django.urls import reverse
 
 from amazonsync.logging import redact
-from amazonsync.services import account_set_credentials
 from marketplaces.models import SellerAccount
+from marketplaces.services import account_set_credentials
 
 SECRET = "test-client-secret-value"
 TOKEN = "Atzr|test-refresh-token-value"

@@ -1,5 +1,7 @@
 """Fixtures for the SP-API client tests: a seller account made directly with the ORM, a
-simulated clock, and clients wired to fake hosts (``responses``) or the live sandbox."""
+simulated clock, and clients wired as the engine builds them (``amazonsync.clients``: calls
+recorded, token in the account row, database buckets) to fake hosts (``responses``) or the
+live sandbox."""
 
 from __future__ import annotations
 
@@ -37,10 +39,10 @@ def clock():
 
 @pytest.fixture
 def make_client(seller, clock):
-    from amazonsync.spapi.client import SpApiClient
+    from amazonsync.clients import spapi_client
 
     def make(account=None, **kw):
         kw.setdefault("clock", clock)
-        return SpApiClient(account or seller, **kw)
+        return spapi_client(account or seller, **kw)
 
     return make

@@ -55,7 +55,7 @@ def sandbox(world):
 
 @pytest.fixture
 def live_client(db, sandbox):
-    from amazonsync.spapi.client import SpApiClient
+    from amazonsync.clients import spapi_client
     from marketplaces.models import SellerAccount
 
     def make(orders_api_version="v0", selling_partner_id=DEFAULT_SELLER, **overrides):
@@ -66,7 +66,7 @@ def live_client(db, sandbox):
             refresh_token=REFRESH_TOKEN, api_base_url=url, token_url=f"{url}/auth/o2/token",
             orders_api_version=orders_api_version,
         )
-        client = SpApiClient(account, clock=SimulatedClock(start=1_900_000_000))
+        client = spapi_client(account, clock=SimulatedClock(start=1_900_000_000))
         return client, app
 
     return make

@@ -7,13 +7,13 @@ import time
 import pytest
 import responses
 
+from amazonsync.buckets import DatabaseBucketStore
 from amazonsync.models import RateLimitBucket
 from amazonsync.spapi.clock import SimulatedClock
 from amazonsync.spapi.operations import OPERATIONS
 from amazonsync.spapi.ratelimit import (
     MAX_SKEW,
     SAFETY_MARGIN,
-    DatabaseBucketStore,
     MemoryBucketStore,
     RateLimiter,
     take_token,

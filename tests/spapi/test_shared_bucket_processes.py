@@ -37,8 +37,8 @@ WORKER = textwrap.dedent("""
     from django.db import connection
     from marketplaces.models import Marketplace, SellerAccount
     from amazonsync.models import ApiCall, RateLimitBucket, SyncRun
-    from amazonsync.spapi.client import SpApiClient
-    from amazonsync.spapi.ratelimit import DatabaseBucketStore
+    from amazonsync.buckets import DatabaseBucketStore
+    from amazonsync.clients import spapi_client
     role, sku, calls, sync = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     if role == "setup":
         with connection.schema_editor() as editor:
@@ -54,7 +54,7 @@ WORKER = textwrap.dedent("""
     deadline = time.time() + 30
     while not (sync / "db-ready").exists() and time.time() < deadline:
         time.sleep(0.005)
-    client = SpApiClient(SellerAccount.objects.get(), bucket_store=DatabaseBucketStore())
+    client = spapi_client(SellerAccount.objects.get(), bucket_store=DatabaseBucketStore())
     client.auth.token()
     (sync / f"ready-{os.getpid()}").touch()
     while len(list(sync.glob("ready-*"))) < 2 and time.time() < deadline:

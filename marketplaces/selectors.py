@@ -1,0 +1,70 @@
+"""Reads for seller accounts and the marketplaces they sell in."""
+
+from __future__ import annotations
+
+from amazonsync.accounts import KEY_CHANGED
+from amazonsync.crypto import undecryptable
+from amazonsync.registry import Flow
+
+from .models import AccountMarketplace, Marketplace, SellerAccount
+
+
+def account_problem(account: SellerAccount) -> tuple[str, str] | None:
+    """Why a flow must not run for this account, as (reason_code, message), or None."""
+    if not account.active:
+        return ("account_inactive", f"Seller account {account} is inactive.")
+    unreadable = [label for label, value in (("LWA client secret", account.lwa_client_secret),
+                                             ("refresh token", account.refresh_token))
+                  if undecryptable(value)]
+    if unreadable:
+        return (
+            KEY_CHANGED,
+            f"The stored {' and '.join(unreadable)} of {account} cannot be read: the "
+            "encryption key (FIELD_ENCRYPTION_KEY) changed since they were saved. Re-enter "
+            "the LWA client secret and refresh token on the account, or restore the previous "
+            "key (list it after the new one, comma-separated, to read old secrets).",
+        )
+    if account.needs_reauthorization:
+        detail = f" ({account.reauthorization_reason})" if account.reauthorization_reason else ""
+        return (
+            "reauthorization_required",
+            f"Seller account {account} must be authorised again in Seller Central{detail}; "
+            "then paste the new refresh token on the account.",
+        )
+    days_left = account.client_secret_days_left()
+    if days_left is not None and days_left < 0:
+        return (
+            "lwa_secret_expired",
+            f"The LWA client secret of {account} expired on "
+            f"{account.client_secret_expires_on:%Y-%m-%d}. Rotate it in the developer console "
+            "and save the new secret on the account.",
+        )
+    return None
+
+
+def account_secrets(account: SellerAccount) -> list[str]:
+    """The account's secrets, to take out of any text that is stored or shown."""
+    return [account.lwa_client_secret, account.refresh_token, account.access_token]
+
+
+def flow_targets(
+    *, flow: Flow, account_id: int | None = None, marketplace_code: str | None = None
+) -> list[tuple[SellerAccount, Marketplace | None]]:
+    """(account, marketplace) pairs a flow runs for: active accounts, switched-on
+    marketplaces, narrowed by the given account and marketplace."""
+    accounts = SellerAccount.objects.filter(active=True).order_by("pk")
+    if account_id is not None:
+        accounts = SellerAccount.objects.filter(pk=account_id)
+    targets: list[tuple[SellerAccount, Marketplace | None]] = []
+    for account in accounts:
+        links = AccountMarketplace.objects.filter(account=account).select_related("marketplace")
+        if marketplace_code:
+            links = links.filter(marketplace__code=marketplace_code)
+        if flow.switch:
+            links = links.filter(**{flow.switch: True})
+        links = list(links.order_by("marketplace__code"))
+        if flow.per_marketplace:
+            targets += [(account, link.marketplace) for link in links]
+        elif links or not marketplace_code:
+            targets.append((account, None))
+    return targets
