@@ -1,14 +1,21 @@
-"""Shared helpers for Amazon flat-file reports.
+"""Reading Amazon flat-file reports.
 
 Amazon's flat-file reports (settlements, orders, returns, ...) are tab separated text
 files that come plain or gzip compressed, in UTF-8 (with or without a BOM) or, in older
-and some European files, Windows-1252, with LF or CRLF line endings. Dates and amounts are
-written differently per marketplace. This module turns any of them into a stream of rows
-addressed by header name, without loading the file in memory, and offers the date and
-decimal parsers the per-report parsers (``<app>.parsers``) build their dataclasses with.
+and some European files, Windows-1252, with LF or CRLF line endings. This module turns any
+of them into a stream of rows addressed by header name, without loading the file in memory.
+How a cell becomes a typed value (amounts and dates as each marketplace writes them, and
+what is refused: money, quantities, ids and codes, currencies, dates, text) is
+:mod:`amazonsync.flatfiles.values`, re-exported here for the per-report parsers
+(``<app>.parsers``).
+
+Reading is linear in the size of the file and bounded in memory: bytes are read in blocks
+of at most :data:`BLOCK_SIZE`, a line longer than ``max_line`` (:data:`MAX_LINE_BYTES`,
+1 MiB) refuses the file as soon as that much of it has been read, and a value longer than
+``max_field`` (:data:`MAX_FIELD_CHARS`) or than a column's own limit refuses it too.
 
 Everything that goes wrong raises :class:`ReportFormatError` with a message a person can act
-on (naming the line and the column).
+on (naming the file, the line and the column).
 """
 
 from __future__ import annotations
@@ -19,17 +26,26 @@ import io
 import itertools
 import os
 import re
+import shutil
+import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import BinaryIO
 
-from .money import decimals as money_decimals
-from .money import quantize as money_quantize
+from .flatfiles.values import (
+    ValueRefused,
+    currency_places,
+    parse_amazon_date,
+    parse_amazon_datetime,
+    parse_amount,
+    parse_int,
+    quantize_money,
+    shown,
+)
 
 __all__ = [
     "ReportFormatError",
@@ -37,6 +53,8 @@ __all__ = [
     "Header",
     "Row",
     "FlatFile",
+    "MAX_LINE_BYTES",
+    "MAX_FIELD_CHARS",
     "open_binary",
     "iter_text_lines",
     "read_flat_file",
@@ -47,6 +65,7 @@ __all__ = [
     "currency_places",
     "quantize_money",
     "guess_report_type",
+    "typed",
 ]
 
 ReportSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
@@ -125,6 +144,20 @@ def open_binary(source: ReportSource) -> BinaryIO:
     return raw
 
 
+@contextmanager
+def replayable(source: ReportSource) -> Iterator[ReportSource]:
+    """``source`` in a form that can be read more than once: bytes and paths as they are,
+    a stream copied (in blocks, to a temporary file) first. For parsers that read a file
+    twice (e.g. to group the rows of one order wherever they are)."""
+    if is_reopenable(source):
+        yield source
+        return
+    with tempfile.NamedTemporaryFile(prefix="report-", suffix=".spool") as spool:
+        shutil.copyfileobj(source, spool, BLOCK_SIZE)  # type: ignore[misc]
+        spool.flush()
+        yield Path(spool.name)
+
+
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -138,28 +171,52 @@ def _decode_line(raw: bytes) -> str:
 
 
 BLOCK_SIZE = 1 << 17  # 128 KB: large enough to be fast, small enough to stream
+# The longest line a report may have. Amazon's longest lines (a settlement line with every
+# column, an order row with a long product name) are well under 10 KB.
+MAX_LINE_BYTES = 1 << 20
+# The longest value one cell may hold, whatever its column (a column's own, smaller limit
+# is the parser's business): a 50 MB "description" is a broken or hostile file.
+MAX_FIELD_CHARS = 32_768
 
 
-def iter_text_lines(source: ReportSource) -> Iterator[tuple[int, str]]:
+def iter_text_lines(source: ReportSource, *, max_line: int = MAX_LINE_BYTES
+                    ) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for every physical line, decoded, line ending removed.
 
     Handles gzip, UTF-8 BOM, UTF-16 with BOM, Windows-1252 fallback (per line), CRLF and LF.
-    Binary garbage and truncated gzip raise :class:`ReportFormatError`.
+    Binary garbage, truncated gzip and lines longer than ``max_line`` raise
+    :class:`ReportFormatError`.
     """
     lineno = 0
-    for block in iter_text_blocks(source):
+    for block in iter_text_blocks(source, max_line=max_line):
         for text in block:
             lineno += 1
             yield lineno, text
 
 
-def iter_text_blocks(source: ReportSource) -> Iterator[list[str]]:
+def _line_too_long(lineno: int, max_line: int, name: str | None) -> ReportFormatError:
+    return ReportFormatError(
+        f"the line is longer than {max_line:,} bytes: this is not an Amazon report line "
+        "(refused without reading the rest of the line)",
+        line=lineno, source=name,
+    )
+
+
+def iter_text_blocks(source: ReportSource, *, max_line: int = MAX_LINE_BYTES
+                     ) -> Iterator[list[str]]:
     """The lines of :func:`iter_text_lines` (same decoding, same errors), in lists of
     consecutive lines read BLOCK_SIZE bytes at a time: the fast path for large files.
-    Line numbers are implied: the first line of the file is line 1."""
+    Line numbers are implied: the first line of the file is line 1.
+
+    Linear time and bounded memory whatever the file: the bytes of a line that spans
+    blocks are gathered in a list (joined once), and a line longer than ``max_line``
+    bytes is refused as soon as that many bytes of it have been read."""
     name = _describe(source)
     stream = open_binary(source)
     lineno = 0
+    # Reading blocks no longer than max_line means that a line inside one block is short
+    # enough; only a line that spans blocks must be measured.
+    size = max(1, min(BLOCK_SIZE, max_line))
     try:
         try:
             first_chunk = stream.peek(4)[:4]
@@ -169,28 +226,14 @@ def iter_text_blocks(source: ReportSource) -> Iterator[list[str]]:
             ) from None
         _refuse_binary(stream, name)
         if first_chunk[:2] in _UTF16_BOMS:
-            text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
-            block: list[str] = []
-            try:
-                for line in text:
-                    block.append(line.rstrip("\r\n"))
-                    if len(block) >= 4096:
-                        lineno += len(block)
-                        yield block
-                        block = []
-            except UnicodeDecodeError as exc:
-                raise ReportFormatError(
-                    f"invalid UTF-16 text ({exc.reason})", line=lineno + len(block) + 1,
-                    source=name,
-                ) from None
-            if block:
-                yield block
+            yield from _utf16_blocks(stream, max_line, name)
             return
-        rest = b""
+        pieces: list[bytes] = []  # the start of a line that spans blocks
+        pending = 0  # its length in bytes
         read = stream.read
         while True:
             try:
-                data = read(BLOCK_SIZE)
+                data = read(size)
             except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
                 raise ReportFormatError(
                     f"the gzip file is truncated or corrupt after {lineno} lines ({exc})",
@@ -200,12 +243,23 @@ def iter_text_blocks(source: ReportSource) -> Iterator[list[str]]:
             if data:
                 end = data.rfind(b"\n")
                 if end < 0:
-                    rest += data
+                    pending += len(data)
+                    if pending > max_line:
+                        raise _line_too_long(lineno + 1, max_line, name)
+                    pieces.append(data)
                     continue
-                chunk = rest + data[:end] if rest else data[:end]
+                if pieces:
+                    if pending + data.find(b"\n") > max_line:
+                        raise _line_too_long(lineno + 1, max_line, name)
+                    pieces.append(data[:end])
+                    chunk = b"".join(pieces)
+                else:
+                    chunk = data[:end]
                 rest = data[end + 1:]
-            elif rest:
-                chunk, rest = rest, b""
+                pieces = [rest] if rest else []
+                pending = len(rest)
+            elif pieces:
+                chunk, pieces, pending = b"".join(pieces), [], 0
             else:
                 break
             if lineno == 0 and chunk.startswith(codecs.BOM_UTF8):
@@ -229,6 +283,34 @@ def iter_text_blocks(source: ReportSource) -> Iterator[list[str]]:
     finally:
         if stream is not source:
             stream.close()
+
+
+def _utf16_blocks(stream: BinaryIO, max_line: int, name: str | None) -> Iterator[list[str]]:
+    """UTF-16 files (with a BOM), decoded by the codec; lines capped at ``max_line``
+    characters the same way (``readline`` with a limit reads no further)."""
+    text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
+    lineno = 0
+    block: list[str] = []
+    try:
+        while True:
+            line = text.readline(max_line + 1)
+            if not line:
+                break
+            stripped = line.rstrip("\r\n")
+            if len(stripped) > max_line:
+                raise _line_too_long(lineno + len(block) + 1, max_line, name)
+            block.append(stripped)
+            if len(block) >= 4096:
+                lineno += len(block)
+                yield block
+                block = []
+    except UnicodeDecodeError as exc:
+        raise ReportFormatError(
+            f"invalid UTF-16 text ({exc.reason})", line=lineno + len(block) + 1,
+            source=name,
+        ) from None
+    if block:
+        yield block
 
 
 def _decode_block(chunk: bytes) -> list[str]:
@@ -363,6 +445,11 @@ class FlatFile:
     Rows shorter than the header (Amazon drops trailing empty columns) are padded with
     empty strings; longer rows are accepted when the surplus is empty, else an error.
     Blank lines are skipped. Values are stripped of surrounding whitespace.
+
+    Limits, each refusing the file naming the line (and the column): ``max_line`` bytes per
+    line, ``max_field`` characters per value, and ``field_limits`` (column name -> at most
+    that many characters) for the columns whose values have a known width. Values are
+    only measured one by one on a line that has a value longer than the smallest limit.
     """
 
     def __init__(
@@ -372,11 +459,16 @@ class FlatFile:
         delimiter: str = "\t",
         required: Iterable[str] = (),
         report: str = "",
+        max_line: int = MAX_LINE_BYTES,
+        max_field: int = MAX_FIELD_CHARS,
+        field_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.source_name = _describe(source)
         self.report = report
         self.delimiter = delimiter
-        self._blocks = iter_text_blocks(source)
+        self.max_field = max_field
+        self.field_limits = dict(field_limits or {})
+        self._blocks = iter_text_blocks(source, max_line=max_line)
         self._pending: list[str] = []  # the rest of the block the header was read from
         self._next_line = 1
         self._consumed = False
@@ -442,6 +534,9 @@ class FlatFile:
         delimiter = self.delimiter
         pad = [""] * width
         lineno = self._next_line - 1
+        limits = [min(self.field_limits.get(n, self.max_field), self.max_field)
+                  for n in self.header.names]
+        floor = min(limits, default=self.max_field)
         pending, self._pending = self._pending, []
         for block in itertools.chain((pending,), self._blocks):
             for text in block:
@@ -465,7 +560,18 @@ class FlatFile:
                         or "\t\"" in text or "\xa0" in text):
                     values = [v.strip().strip('"') if v[:1] == '"' == v[-1:] and len(v) > 1
                               else v.strip() for v in values]
+                if len(text) > floor and max(map(len, values)) > floor:
+                    self._check_fields(lineno, values, limits)
                 yield lineno, values
+
+    def _check_fields(self, lineno: int, values: list[str], limits: list[int]) -> None:
+        for name, value, limit in zip(self.header.names, values, limits, strict=False):
+            if len(value) > limit:
+                raise ReportFormatError(
+                    f"a value of {len(value):,} characters, more than the {limit:,} this "
+                    f"column allows ({shown(value)}): refused, not cut",
+                    line=lineno, column=name, source=self.source_name,
+                )
 
 
 def read_flat_file(source: ReportSource, **kwargs) -> FlatFile:
@@ -519,284 +625,6 @@ def guess_report_type(names: Iterable[str]) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- numbers
-
-# Per-currency rounding lives in amazonsync.money; re-exported for the parsers.
-currency_places = money_decimals
-quantize_money = money_quantize
-
-
-_PLAIN_AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_THOUSANDS_SPACES = str.maketrans("", "", " \u00a0\u202f'’")
-
-
-def parse_amount(text: str, *, places: int | None = None) -> Decimal:
-    """Parse an amount as Amazon writes it in any marketplace.
-
-    ``1234.56``, ``-1234,56``, ``1.234,56``, ``1,234.56``, ``1 234,56``, ``1'234.56``,
-    ``(12.00)``, ``12.00-``. With a single separator followed by exactly three digits the
-    separator is read as a thousands separator when ``places`` (the currency's minor
-    units) says three decimals are impossible (``1.234`` JPY is 1234), else as a decimal
-    separator. Raises ``ValueError`` on anything else.
-    """
-    s = text.strip()
-    if _PLAIN_AMOUNT.fullmatch(s) and not (places is not None and places != 3 and _three(s)):
-        return Decimal(s)
-    return _parse_amount_slow(s, places)
-
-
-def _three(s: str) -> bool:
-    dot = s.find(".")
-    return dot >= 0 and len(s) - dot - 1 == 3
-
-
-def _parse_amount_slow(s: str, places: int | None) -> Decimal:
-    original = s
-    if not s:
-        raise ValueError("empty amount")
-    negative = False
-    if s.startswith("(") and s.endswith(")"):
-        negative, s = True, s[1:-1].strip()
-    if s.endswith("-"):
-        negative, s = not negative, s[:-1].strip()
-    if s[:1] in "+-":
-        negative, s = (not negative if s[0] == "-" else negative), s[1:].strip()
-    s = s.translate(_THOUSANDS_SPACES)
-    if not s or not re.fullmatch(r"[\d.,]+", s) or not s[0].isdigit() and s[0] not in ".,":
-        raise ValueError(f"not a number: {original!r}")
-    last_dot, last_comma = s.rfind("."), s.rfind(",")
-    if last_dot >= 0 and last_comma >= 0:
-        decimal_sep = "." if last_dot > last_comma else ","
-        thousands = "," if decimal_sep == "." else "."
-        integer, _, fraction = s.rpartition(decimal_sep)
-        if decimal_sep in integer:
-            raise ValueError(f"not a number: {original!r}")
-        _check_groups(integer, thousands, original)
-        s = integer.replace(thousands, "") + "." + fraction
-    elif last_dot >= 0 or last_comma >= 0:
-        sep = "." if last_dot >= 0 else ","
-        count = s.count(sep)
-        integer, _, fraction = s.rpartition(sep)
-        if count > 1:
-            _check_groups(s, sep, original)
-            s = s.replace(sep, "")
-        elif len(fraction) == 3 and places is not None and places != 3 and integer:
-            _check_groups(s, sep, original)
-            s = s.replace(sep, "")
-        else:
-            s = (integer or "0") + "." + fraction
-    if not re.fullmatch(r"\d+(?:\.\d+)?", s):
-        raise ValueError(f"not a number: {original!r}")
-    value = Decimal(s)
-    return -value if negative else value
-
-
-def _check_groups(text: str, sep: str, original: str) -> None:
-    groups = text.split(sep)
-    if not groups[0] or len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:]):
-        raise ValueError(f"misplaced thousands separator in {original!r}")
-
-
-def parse_int(text: str) -> int:
-    s = text.strip()
-    try:
-        return int(s)
-    except ValueError:
-        value = parse_amount(s)
-        if value != value.to_integral_value():
-            raise ValueError(f"not a whole number: {text!r}") from None
-        return int(value)
-
-
-# --------------------------------------------------------------------------- dates
-
-_TZ_ABBREVIATIONS = {
-    "UTC": 0,
-    "GMT": 0,
-    "UT": 0,
-    "Z": 0,
-    "WET": 0,
-    "BST": 60,
-    "IST": 330,
-    "CET": 60,
-    "CEST": 120,
-    "MEZ": 60,
-    "MESZ": 120,
-    "EET": 120,
-    "EEST": 180,
-    "TRT": 180,
-    "MSK": 180,
-    "GST": 240,
-    "PKT": 300,
-    "SGT": 480,
-    "AWST": 480,
-    "JST": 540,
-    "KST": 540,
-    "AEST": 600,
-    "AEDT": 660,
-    "NZST": 720,
-    "NZDT": 780,
-    "BRT": -180,
-    "ART": -180,
-    "EST": -300,
-    "EDT": -240,
-    "CST": -360,
-    "CDT": -300,
-    "MST": -420,
-    "MDT": -360,
-    "PST": -480,
-    "PDT": -420,
-    "AKST": -540,
-    "AKDT": -480,
-    "HST": -600,
-}
-
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "januar", "janvier", "gen", "ene", "jän"),
-            ("feb", "februar", "fev", "fév", "febr"),
-            ("mar", "mär", "märz", "mars", "marzo"),
-            ("apr", "avr", "abr"),
-            ("may", "mai", "mag", "mayo"),
-            ("jun", "juni", "juin", "giu"),
-            ("jul", "juli", "juil", "lug"),
-            ("aug", "août", "aou", "ago"),
-            ("sep", "sept", "set"),
-            ("oct", "okt", "ott"),
-            ("nov",),
-            ("dec", "dez", "déc", "dic"),
-        ]
-    )
-    for m in names
-}
-
-_NUMERIC_DATE = re.compile(
-    r"""^\s*
-    (?:
-        (?P<y1>\d{4})(?P<s1>[-/.])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})
-      | (?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y2>\d{4})
-    )
-    (?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?
-       \s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?
-    \s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5}(?:\s*[+-]\d{1,2}(?::?\d{2})?)?)?
-    \s*$""",
-    re.X,
-)
-
-_NAMED_MONTH_DATE = re.compile(
-    r"""^\s*
-    (?:
-        (?P<mon1>[^\W\d_]{3,9})\.?\s+(?P<d1>\d{1,2}),?\s+(?P<y1>\d{4})
-      | (?P<d2>\d{1,2})[-\s.]+(?P<mon2>[^\W\d_]{3,9})\.?[-\s,]+(?P<y2>\d{4})
-    )
-    (?:,?\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?
-    \s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5}(?:\s*[+-]\d{1,2}(?::?\d{2})?)?)?
-    \s*$""",
-    re.X,
-)
-
-
-def _tz_offset(tz: str | None) -> timezone | None:
-    if not tz:
-        return None
-    tz = tz.strip()
-    m = re.fullmatch(r"([A-Za-z]*)\s*(?:([+-])(\d{1,2})(?::?(\d{2}))?)?", tz)
-    if not m:
-        raise ValueError(f"unknown time zone {tz!r}")
-    name, sign, hours, minutes = m.groups()
-    offset = 0
-    if name:
-        if name.upper() not in _TZ_ABBREVIATIONS:
-            raise ValueError(f"unknown time zone {tz!r}")
-        offset = _TZ_ABBREVIATIONS[name.upper()]
-    if sign:
-        delta = int(hours) * 60 + int(minutes or 0)
-        offset += delta if sign == "+" else -delta
-    return UTC if offset == 0 else timezone(timedelta(minutes=offset))
-
-
-def _build(y, mo, d, H, M, S, f, ampm) -> datetime:
-    hour = int(H) if H else 0
-    if ampm:
-        pm = ampm.lower().startswith("p")
-        if not 1 <= hour <= 12:
-            raise ValueError("hour out of range for AM/PM")
-        hour = hour % 12 + (12 if pm else 0)
-    micro = int((f or "0")[:6].ljust(6, "0")) if f else 0
-    return datetime(int(y), int(mo), int(d), hour, int(M or 0), int(S or 0), micro)
-
-
-@lru_cache(maxsize=4096)
-def _parse_datetime_parts(text: str, dayfirst: bool) -> tuple[datetime, timezone | None, bool]:
-    """Return (naive datetime, tz or None, has_time)."""
-    m = _NUMERIC_DATE.match(text)
-    if m:
-        g = m.groupdict()
-        if g["y1"]:
-            y, mo, d = g["y1"], g["m1"], g["d1"]
-        else:
-            a, b, sep = int(g["a"]), int(g["b"]), g["s2"]
-            if sep == "." or sep == "-":
-                d, mo = a, b  # 15.01.2024, 15-01-2024: always day first
-            elif a > 12:
-                d, mo = a, b
-            elif b > 12:
-                mo, d = a, b
-            else:
-                d, mo = (a, b) if dayfirst else (b, a)
-            y = g["y2"]
-        naive = _build(y, mo, d, g["H"], g["M"], g["S"], g["f"], g["ampm"])
-        return naive, _tz_offset(g["tz"]), g["H"] is not None
-    m = _NAMED_MONTH_DATE.match(text)
-    if m:
-        g = m.groupdict()
-        mon = (g["mon1"] or g["mon2"]).lower().rstrip(".")
-        month = _MONTHS.get(mon) or _MONTHS.get(mon[:3])
-        if not month:
-            raise ValueError(f"unknown month name in {text!r}")
-        naive = _build(
-            g["y1"] or g["y2"], month, g["d1"] or g["d2"], g["H"], g["M"], g["S"], None, g["ampm"]
-        )
-        return naive, _tz_offset(g["tz"]), g["H"] is not None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not a date: {text!r}") from None
-    return parsed.replace(tzinfo=None), parsed.tzinfo, True  # type: ignore[return-value]
-
-
-def parse_amazon_datetime(text: str, *, dayfirst: bool = True) -> datetime:
-    """Parse a date/time as any Amazon marketplace writes it; aware, in UTC.
-
-    ``2024-01-15T08:00:00+00:00``, ``2024-01-15 08:00:00 UTC``, ``15.01.2024 08:00:00 UTC``,
-    ``15.01.2024``, ``2024/01/15 17:00:00 JST``, ``Jan 15, 2024 12:00:00 AM PST``,
-    ``15-Jan-2024``. Without a zone the value is taken as UTC; a date alone is midnight UTC.
-    ``dayfirst`` decides ``01/02/2024`` (ambiguous slashes only). Raises ``ValueError``.
-    """
-    return _parse_datetime_cached(text, dayfirst)
-
-
-@lru_cache(maxsize=8192)
-def _parse_datetime_cached(text: str, dayfirst: bool) -> datetime:
-    naive, tz, _ = _parse_datetime_parts(text.strip(), dayfirst)
-    if tz is None or tz is UTC:
-        return naive.replace(tzinfo=UTC)
-    return naive.replace(tzinfo=tz).astimezone(UTC)
-
-
-def parse_amazon_date(text: str, *, dayfirst: bool = True) -> date:
-    """The calendar date as written (no time-zone shift): ``15.01.2024`` -> 2024-01-15."""
-    return _parse_date_cached(text, dayfirst)
-
-
-@lru_cache(maxsize=8192)
-def _parse_date_cached(text: str, dayfirst: bool) -> date:
-    naive, _, _ = _parse_datetime_parts(text.strip(), dayfirst)
-    return naive.date()
-
-
 def typed(
     row: Row,
     column: str,
@@ -817,9 +645,11 @@ def typed(
         return None
     try:
         return parse(value)
+    except ValueRefused as exc:  # its message quotes the value already
+        raise ReportFormatError(str(exc), line=row.line, column=column, source=source) from None
     except (ValueError, InvalidOperation, ArithmeticError) as exc:
         raise ReportFormatError(
-            f"{exc} (value {value!r})", line=row.line, column=column, source=source
+            f"{exc} (value {shown(value)})", line=row.line, column=column, source=source
         ) from None
 
 

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+
+from amazonsync.flatfiles import values
 from amazonsync.reports import (
     ReportFormatError,
     ReportSource,
     Row,
-    currency_places,
     parse_amazon_datetime,
-    parse_amount,
-    parse_int,
     read_flat_file,
+    replayable,
+    typed,
 )
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
@@ -334,128 +336,223 @@ REPORT_STATUS = {
 REPORT_CHANNEL = {"amazon": "AFN", "afn": "AFN", "merchant": "MFN", "mfn": "MFN"}
 REQUIRED_COLUMNS = ("amazon-order-id", "purchase-date", "last-updated-date", "order-status",
                     "fulfillment-channel", "sales-channel", "sku", "quantity")
+# Columns that describe the order (not the item): every row of one order must say the same.
+ORDER_COLUMNS = ("purchase-date", "last-updated-date", "order-status", "fulfillment-channel",
+                 "sales-channel", "merchant-order-id", "ship-service-level", "ship-city",
+                 "ship-state", "ship-postal-code", "ship-country", "is-business-order",
+                 "purchase-order-number")
+# Free-text columns and the width of the column they are stored in (orders.models); a longer
+# value is refused, never cut.
+ORDER_TEXT = {"merchant-order-id": 64, "ship-service-level": 32, "purchase-order-number": 64,
+              "ship-city": 128, "ship-state": 128, "ship-postal-code": 32}
+LINE_TEXT = {"product-name": 500, "promotion-ids": 255}
+AMOUNT_COLUMNS = ("item-price", "item-tax", "shipping-price", "shipping-tax",
+                  "item-promotion-discount", "ship-promotion-discount")
+_BOOLEAN = {"true": True, "yes": True, "y": True, "1": True,
+            "false": False, "no": False, "n": False, "0": False, "": False}
 
 
 @dataclass
 class ReportRowError:
+    """An order of the file that cannot be stored: kept raw with the reason."""
+
     line: int
     amazon_order_id: str
     message: str
+    column: str | None = None
+    rows: list[dict[str, str]] = field(default_factory=list, repr=False)
 
 
-def _report_amount(row: Row, column: str, currency: str) -> Decimal | None:
-    text = row.get(column)
-    if not text:
-        return None
-    try:
-        return parse_amount(text, places=currency_places(currency) if currency else None)
-    except ValueError as exc:
-        raise ReportFormatError(f"{exc} (value {text!r})", line=row.line,
-                                column=column) from None
+class _OrderRows:
+    """Reads the values of one order's rows, refusing what cannot be stored with a
+    ReportFormatError naming the file, line and column."""
+
+    def __init__(self, rows: list[Row], source: str | None, window: values.DateWindow):
+        self.rows = rows
+        self.first = rows[0]
+        self.source = source
+        self.window = window
+
+    def refuse(self, row: Row, column: str | None, message: str) -> ReportFormatError:
+        return ReportFormatError(message, line=row.line, column=column, source=self.source)
+
+    def value(self, row: Row, column: str, parse: Callable[[str], Any], *,
+              required: bool = False) -> Any:
+        return typed(row, column, parse, required=required, source=self.source)
+
+    def order_value(self, column: str) -> str:
+        """The order-level value; rows of one order that disagree are refused."""
+        text = self.first.get(column)
+        for row in self.rows[1:]:
+            if row.get(column) != text:
+                raise self.refuse(
+                    row, column,
+                    f"the rows of order {self.first.get('amazon-order-id')} disagree: line "
+                    f"{self.first.line} says {values.shown(text)}, this line "
+                    f"{values.shown(row.get(column))}",
+                )
+        return text
+
+    def text(self, row: Row, column: str, width: int) -> str:
+        return self.value(row, column, lambda v: values.parse_text(v, max_length=width)) or ""
 
 
-def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | None]
+def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | None], *,
+                  source: str | None = None, window: values.DateWindow | None = None
                   ) -> OrderData:
-    first = rows[0]
-    order_id = first.get("amazon-order-id")
+    """One order from its rows (all of them, wherever they are in the file)."""
+    window = window or values.window_until_now(timezone.now())
+    r = _OrderRows(rows, source, window)
+    first = r.first
+    order_id = r.value(first, "amazon-order-id", values.parse_order_id, required=True)
+    for column in ORDER_COLUMNS:
+        r.order_value(column)
     channel_text = first.get("sales-channel")
     marketplace_id = resolve_marketplace(channel_text)
     if marketplace_id is None:
-        raise OrderDataError(f"order {order_id}: sales channel {channel_text!r} is not an "
-                             "Amazon marketplace")
-    currency = next((r.get("currency") for r in rows if r.get("currency")), "")
+        raise r.refuse(first, "sales-channel", f"order {order_id}: sales channel "
+                       f"{values.shown(channel_text)} is not an Amazon marketplace")
+    currency = ""
+    currency_row = first
+    for row in rows:
+        code = r.value(row, "currency", values.parse_currency)
+        if code and currency and code != currency:
+            raise r.refuse(row, "currency", f"two currencies in one order: {currency} on "
+                           f"line {currency_row.line} and {code}")
+        if code and not currency:
+            currency, currency_row = code, row
     priced = bool(currency)
     status_text = first.get("order-status")
     status = REPORT_STATUS.get(status_text.replace(" ", "").lower())
     if status is None:
-        raise OrderDataError(f"order {order_id}: unknown order-status {status_text!r}")
+        raise r.refuse(first, "order-status",
+                       f"order {order_id}: unknown order-status {values.shown(status_text)}")
     if status == "Pending" and priced:
         # The report says "Pending" for orders Amazon's API calls Unshipped; a truly pending
         # order has no prices yet.
         status = "Unshipped"
     channel = REPORT_CHANNEL.get(first.get("fulfillment-channel").lower())
     if channel is None:
-        raise OrderDataError(
-            f"order {order_id}: unknown fulfillment-channel {first.get('fulfillment-channel')!r}"
-        )
-    try:
-        purchase = parse_amazon_datetime(first.get("purchase-date"))
-        updated = parse_amazon_datetime(first.get("last-updated-date"))
-    except ValueError as exc:
-        raise ReportFormatError(str(exc), line=first.line) from None
+        raise r.refuse(first, "fulfillment-channel",
+                       f"order {order_id}: unknown fulfillment-channel "
+                       f"{values.shown(first.get('fulfillment-channel'))}")
+    in_window = r.window
+
+    def stamp(v: str) -> datetime.datetime:
+        return values.parse_datetime_in(v, in_window)
+
+    purchase = r.value(first, "purchase-date", stamp, required=True)
+    updated = r.value(first, "last-updated-date", stamp, required=True)
+    if updated < purchase:
+        raise r.refuse(first, "last-updated-date",
+                       f"last-updated-date {first.get('last-updated-date')} is before "
+                       f"purchase-date {first.get('purchase-date')}")
+    business_text = first.get("is-business-order").strip().lower()
+    if business_text not in _BOOLEAN:
+        raise r.refuse(first, "is-business-order",
+                       f"not true or false: {values.shown(first.get('is-business-order'))}")
+
+    def money(v: str) -> Decimal:
+        return values.parse_money(v, currency=currency)
 
     lines: dict[str, LineData] = {}
     total = Decimal(0)
     for row in rows:
-        sku = row.get("sku")
-        if not sku:
-            raise ReportFormatError("a value is required", line=row.line, column="sku")
-        try:
-            quantity = parse_int(row.get("quantity") or "0")
-        except ValueError as exc:
-            raise ReportFormatError(str(exc), line=row.line, column="quantity") from None
-        amounts = {
-            "item_price": _report_amount(row, "item-price", currency),
-            "item_tax": _report_amount(row, "item-tax", currency),
-            "shipping_price": _report_amount(row, "shipping-price", currency),
-            "shipping_tax": _report_amount(row, "shipping-tax", currency),
+        sku = r.value(row, "sku", values.parse_sku, required=True)
+        quantity = r.value(row, "quantity", values.parse_quantity, required=True)
+        amounts: dict[str, Decimal | None] = {}
+        for column in AMOUNT_COLUMNS:
+            text = row.get(column)
+            if text and not priced:
+                raise r.refuse(row, column, f"an amount ({values.shown(text)}) in an order "
+                               "without a currency code")
+            amounts[column] = r.value(row, column, money)
+        asin = r.value(row, "asin", values.parse_asin) or ""
+        title = r.text(row, "product-name", LINE_TEXT["product-name"])
+        promotion_ids = r.text(row, "promotion-ids", LINE_TEXT["promotion-ids"])
+        promo = amounts.pop("item-promotion-discount")
+        ship_promo = amounts.pop("ship-promotion-discount")
+        parts: dict[str, Decimal | None] = {
+            "item_price": amounts["item-price"], "item_tax": amounts["item-tax"],
+            "shipping_price": amounts["shipping-price"],
+            "shipping_tax": amounts["shipping-tax"],
+            # The report writes discounts as negative amounts; the API as positive discounts.
+            "promotion_discount": abs(promo) if promo is not None else None,
+            "shipping_discount": abs(ship_promo) if ship_promo is not None else None,
         }
-        promo = _report_amount(row, "item-promotion-discount", currency)
-        ship_promo = _report_amount(row, "ship-promotion-discount", currency)
-        # The report writes discounts as negative amounts; the API as positive discounts.
-        amounts["promotion_discount"] = abs(promo) if promo is not None else None
-        amounts["shipping_discount"] = abs(ship_promo) if ship_promo is not None else None
-        item_status = row.get("item-status").lower()
-        shipped = quantity if item_status == "shipped" else 0
+        shipped = quantity if row.get("item-status").lower() == "shipped" else 0
         if priced:
-            total += sum((amounts[k] or 0 for k in ("item_price", "item_tax", "shipping_price",
-                                                     "shipping_tax")), Decimal(0))
-            total -= (amounts["promotion_discount"] or 0) + (amounts["shipping_discount"] or 0)
+            total += sum((parts[k] or 0 for k in ("item_price", "item_tax", "shipping_price",
+                                                   "shipping_tax")), Decimal(0))
+            total -= (parts["promotion_discount"] or 0) + (parts["shipping_discount"] or 0)
         if sku in lines:  # the same SKU twice in one order: one line
             line = lines[sku]
             line.values["quantity_ordered"] += quantity
             line.values["quantity_shipped"] += shipped
-            for key, value in amounts.items():
+            if line.values["quantity_ordered"] > values.MAX_QUANTITY:
+                raise r.refuse(row, "quantity", f"the quantities of SKU {sku} in order "
+                               f"{order_id} add up to more than {values.MAX_QUANTITY:,}")
+            for key, value in parts.items():
                 if value is not None:
-                    line.values[key] = (line.values.get(key) or 0) + value
+                    summed = (line.values.get(key) or 0) + value
+                    try:
+                        values.check_money_total(summed, what=f"{key} of SKU {sku}")
+                    except ValueError as exc:
+                        raise r.refuse(row, None, str(exc)) from None
+                    line.values[key] = summed
+            for key, value in (("asin", asin), ("title", title),
+                               ("promotion_ids", promotion_ids)):
+                if value and not line.values[key]:
+                    line.values[key] = value
             continue
-        values: dict[str, Any] = {
-            "asin": row.get("asin")[:10],
-            "title": row.get("product-name")[:500],
+        line_values: dict[str, Any] = {
+            "asin": asin,
+            "title": title,
             "quantity_ordered": quantity,
             "quantity_shipped": shipped,
-            "promotion_ids": row.get("promotion-ids")[:255],
-            **amounts,
+            "promotion_ids": promotion_ids,
+            **parts,
         }
         if currency:
-            values["currency"] = currency
+            line_values["currency"] = currency
         # The order keeps the raw rows; its lines do not repeat them.
-        lines[sku] = LineData(seller_sku=sku, values=values)
+        lines[sku] = LineData(seller_sku=sku, values=line_values)
+    if priced:
+        try:
+            values.check_money_total(total, what=f"total of order {order_id}")
+        except ValueError as exc:
+            raise r.refuse(first, None, str(exc)) from None
+        if total < 0:
+            raise r.refuse(first, "item-price", f"the amounts of order {order_id} add up to a "
+                           f"negative total ({total} {currency})")
 
-    values: dict[str, Any] = {
+    order_values: dict[str, Any] = {
         "purchase_date": purchase,
         "last_update_date": updated,
         "status": status,
         "fulfillment_channel": channel,
-        "seller_order_id": first.get("merchant-order-id"),
-        "is_business": _bool(first.get("is-business-order")),
-        "purchase_order_number": first.get("purchase-order-number"),
-        "ship_service_category": first.get("ship-service-level"),
+        "seller_order_id": r.text(first, "merchant-order-id", ORDER_TEXT["merchant-order-id"]),
+        "is_business": _BOOLEAN[business_text],
+        "purchase_order_number": r.text(first, "purchase-order-number",
+                                        ORDER_TEXT["purchase-order-number"]),
+        "ship_service_category": r.text(first, "ship-service-level",
+                                        ORDER_TEXT["ship-service-level"]),
         "order_total": total if priced else None,
     }
     if currency:
-        values["currency"] = currency
+        order_values["currency"] = currency
     if first.get("ship-country"):
-        values.update({
-            "ship_city": first.get("ship-city"),
-            "ship_state": first.get("ship-state"),
-            "ship_postal_code": first.get("ship-postal-code"),
-            "ship_country": first.get("ship-country")[:2],
+        order_values.update({
+            "ship_city": r.text(first, "ship-city", ORDER_TEXT["ship-city"]),
+            "ship_state": r.text(first, "ship-state", ORDER_TEXT["ship-state"]),
+            "ship_postal_code": r.text(first, "ship-postal-code",
+                                       ORDER_TEXT["ship-postal-code"]),
+            "ship_country": r.value(first, "ship-country", values.parse_country),
         })
     return OrderData(
         amazon_order_id=order_id, marketplace_id=marketplace_id, source="report",
-        values=values, lines=list(lines.values()),
-        raw={"report_rows": [r.as_dict() for r in rows]},
+        values=order_values, lines=list(lines.values()),
+        raw={"report_rows": [row.as_dict() for row in rows]},
     )
 
 
@@ -465,35 +562,58 @@ def iter_report_orders(
     resolve_marketplace: Callable[[str], str | None],
     errors: list[ReportRowError] | None = None,
     progress: Callable[[int], None] | None = None,
+    now: datetime.datetime | None = None,
 ) -> Iterator[OrderData]:
     """Stream the orders of an all-orders flat file, one ``OrderData`` per order.
 
-    Rows of one order are consecutive in Amazon's file. An order that cannot be read is
-    appended to ``errors`` (when given) and skipped; a broken file raises
-    ``ReportFormatError``.
+    The rows of one order are grouped wherever they are in the file (A, B, A is order A
+    with both its rows, once). The file is read twice: the first pass counts the rows of
+    each order id (a dict of order id -> count: memory grows with the file's number of
+    orders, ~100 bytes each, not with its rows); the second yields each order as soon as
+    its last row has been read, so only the rows of orders whose rows are still to come
+    are held (none in Amazon's files, which keep an order's rows together; in a file that
+    scatters them, the rows in between). A stream that cannot be read twice is copied to
+    a temporary file first.
+
+    An order that cannot be stored (a refused value, an unknown status, rows that
+    disagree, a sales channel that is not Amazon) is appended to ``errors`` (when given,
+    else raised) naming the file, line and column, and skipped; a broken file (not a
+    report, binary, a line or value over the reading limits, ...) raises
+    ``ReportFormatError`` before any order is yielded. Dates must fall between 2000 and
+    ``now`` (default: the application's clock, ``timezone.now``) plus two days.
     """
-    flat = read_flat_file(source, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
-    group: list[Row] = []
+    window = values.window_until_now(now or timezone.now())
+    with replayable(source) as replay:
+        counts: dict[str, int] = {}
+        flat = read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
+        name = flat.source_name
+        i_order = flat.header.index["amazon-order-id"]
+        for _, row_values in flat.raw_rows():
+            order_id = row_values[i_order]
+            counts[order_id] = counts.get(order_id, 0) + 1
 
-    def emit(rows: list[Row]) -> Iterator[OrderData]:
-        try:
-            yield _report_order(rows, resolve_marketplace)
-        except OrderDataError as exc:
-            if errors is None:
-                raise
-            errors.append(ReportRowError(rows[0].line, rows[0].get("amazon-order-id"),
-                                         str(exc)))
-
-    for row in flat.rows():
-        if progress is not None:
-            progress(1)
-        order_id = row.get("amazon-order-id")
-        if not order_id:
-            raise ReportFormatError("a value is required", line=row.line,
-                                    column="amazon-order-id")
-        if group and group[0].get("amazon-order-id") != order_id:
-            yield from emit(group)
-            group = []
-        group.append(row)
-    if group:
-        yield from emit(group)
+        flat = read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
+        pending: dict[str, list[Row]] = {}
+        for row in flat.rows():
+            if progress is not None:
+                progress(1)
+            order_id = row.get("amazon-order-id")
+            if not order_id:
+                group = [row]
+            else:
+                group = pending.setdefault(order_id, [])
+                group.append(row)
+                if len(group) < counts[order_id]:
+                    continue
+                del pending[order_id]
+            try:
+                yield _report_order(group, resolve_marketplace, source=name, window=window)
+            except (ReportFormatError, OrderDataError) as exc:
+                if errors is None:
+                    raise
+                errors.append(ReportRowError(
+                    line=getattr(exc, "line", None) or group[0].line,
+                    amazon_order_id=order_id, message=str(exc),
+                    column=getattr(exc, "column", None),
+                    rows=[r.as_dict() for r in group],
+                ))

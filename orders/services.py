@@ -911,14 +911,19 @@ def orders_report_import(
     progress=None,
     batch_size: int = REPORT_BATCH,
     finish=None,
+    now: datetime.datetime | None = None,
 ) -> ReportImportResult:
     """Import an all-orders flat file through the same upsert as the API, in batches.
 
-    Each batch commits on its own: a crash leaves whole batches stored, and importing the
-    file again converges (what is stored is unchanged). Orders that cannot be read are
-    queued as exceptions with their raw rows.
+    All or nothing: the whole file is one transaction, with the unreadable orders queued
+    as exceptions and whatever the caller moves with it (``finish``: the flow's cursor).
+    A file that is refused (not a report, over the reading limits, a crash) stores
+    nothing, and the counts returned are exactly what was committed. An order that cannot
+    be stored (a refused value, named by file, line and column) is not stored and becomes
+    an exception with its raw rows; the rest of the file is imported. Importing the file
+    again converges (what is stored is unchanged).
     """
-    from .parsers import REPORT_TYPE, iter_report_orders
+    from .parsers import iter_report_orders
     from .selectors import marketplace_resolver
 
     result = ReportImportResult()
@@ -929,28 +934,30 @@ def orders_report_import(
         if progress is not None:
             progress(n)
 
-    batch: list[OrderData] = []
-    for data in iter_report_orders(source, resolve_marketplace=marketplace_resolver(),
-                                   errors=errors, progress=counting):
-        batch.append(data)
-        if len(batch) >= batch_size:
-            result.counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
-            batch = []
+    counts = UpsertCounts()
     with transaction.atomic():
-        # The last batch, the unreadable orders and whatever the caller moves with them (the
-        # flow's cursor) commit together, after every other batch is stored.
-        result.counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
+        batch: list[OrderData] = []
+        for data in iter_report_orders(source, resolve_marketplace=marketplace_resolver(),
+                                       errors=errors, progress=counting, now=now):
+            batch.append(data)
+            if len(batch) >= batch_size:
+                counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
+                batch = []
+        counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
         for error in errors:
             result.skipped += 1
-            result.counts.exceptions += 1
+            counts.exceptions += 1
             exception_record(
                 flow=flow, object_kind="order",
                 object_key=error.amazon_order_id or f"line {error.line}",
                 reason_code=BAD_ORDER, owner_team=Team.OPS, account=account,
-                message=f"{REPORT_TYPE} line {error.line}: {error.message}",
-                payload={"amazon_order_id": error.amazon_order_id, "line": error.line},
+                message=f"{error.message}. The order is kept as it was read and not stored; "
+                "fix it at the source and import the file again.",
+                payload={"amazon_order_id": error.amazon_order_id, "line": error.line,
+                         "column": error.column or "", "rows": error.rows},
                 run=run,
             )
+        result.counts = counts
         if finish is not None:
             finish(result)
     return result

@@ -11,8 +11,13 @@ raw row); files come plain or gzip, UTF-8 with or without BOM or Windows-1252, w
 date and amount formats of every marketplace: all of that is ``amazonsync.reports``.
 
 A header without the required columns raises :class:`ReportFormatError` (the whole file
-is wrong). A data row that cannot be read does not stop the file: it is yielded as a
+is wrong), as does a file over the reading limits (a line over 1 MiB, a value over 32 KiB).
+A data row that cannot be read does not stop the file: it is yielded as a
 :class:`BadReturnRow` carrying the raw values and the reason, for the exception queue.
+Values go through :mod:`amazonsync.flatfiles.values`: Amazon's order id shape, SKUs of at
+most 40 characters, ASIN/FNSKU shapes, quantities from 1 to a million, ISO currencies,
+amounts in the currency's minor units, dates from 2000 to now (plus two days), text no
+longer than its column; whatever is refused names the line and the column.
 """
 
 from __future__ import annotations
@@ -22,16 +27,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.utils import timezone
+
+from amazonsync.flatfiles import values
 from amazonsync.reports import (
     FlatFile,
     ReportFormatError,
     ReportSource,
     Row,
-    currency_places,
-    parse_amazon_date,
-    parse_amazon_datetime,
-    parse_amount,
-    parse_int,
     typed,
 )
 
@@ -90,6 +93,11 @@ MFN_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 MFN_REQUIRED = ("order_id", "return_date", "sku", "quantity")
 
+# Free-text values and the width of the column each is stored in (returns.models): a longer
+# value is refused (the row goes to the exception queue), never cut.
+TEXT_WIDTHS = {"reason": 64, "status": 64, "comment": 5000, "product_name": 500,
+               "disposition": 64, "fc": 16, "lpn": 64, "rma": 64, "seller_rma": 64}
+
 
 @dataclass(slots=True)
 class ReturnRow:
@@ -138,12 +146,13 @@ class ReturnsReport:
     """A returns report: ``columns`` at once, then ``rows()`` (once, streamed)."""
 
     def __init__(self, source: ReportSource, *, report_type: str, name: str | None = None,
-                 dayfirst: bool = True) -> None:
+                 dayfirst: bool = True, now: datetime | None = None) -> None:
         if report_type not in REPORT_TYPES:
             raise ValueError(f"not a returns report type: {report_type}")
         self.report_type = report_type
         self.channel = CHANNEL[report_type]
         self.dayfirst = dayfirst
+        self.window = values.window_until_now(now or timezone.now())
         aliases = FBA_COLUMNS if self.channel == "FBA" else MFN_COLUMNS
         required = FBA_REQUIRED if self.channel == "FBA" else MFN_REQUIRED
         try:
@@ -186,22 +195,22 @@ class ReturnsReport:
             return None
         return typed(row, column, parse, required=required, source=self.source_name)
 
+    def _text(self, row: Row, key: str) -> str:
+        width = TEXT_WIDTHS[key]
+        return self._typed_value(
+            row, key, lambda v: values.parse_text(v, max_length=width)) or ""
+
     def _read(self, row: Row) -> ReturnRow:
         dayfirst = self.dayfirst
-        order_id = self._get(row, "order_id")
-        sku = self._get(row, "sku")
-        for key, value in (("order_id", order_id), ("sku", sku)):
-            if not value:
-                raise ReportFormatError("a value is required", line=row.line,
-                                        column=self.columns[key])
+        window = self.window
+        order_id = self._typed_value(row, "order_id", values.parse_order_id, required=True)
+        sku = self._typed_value(row, "sku", values.parse_sku, required=True)
         when = self._typed_value(
-            row, "return_date", lambda v: parse_amazon_datetime(v, dayfirst=dayfirst),
-            required=True,
+            row, "return_date",
+            lambda v: values.parse_datetime_in(v, window, dayfirst=dayfirst), required=True,
         )
-        quantity = self._typed_value(row, "quantity", parse_int, required=True)
-        if quantity < 1:
-            raise ReportFormatError(f"the quantity must be at least 1 (value {quantity})",
-                                    line=row.line, column=self.columns["quantity"])
+        quantity = self._typed_value(
+            row, "quantity", lambda v: values.parse_quantity(v, minimum=1), required=True)
         common = {
             "line": row.line,
             "channel": self.channel,
@@ -209,26 +218,25 @@ class ReturnsReport:
             "seller_sku": sku,
             "return_date": when,
             "quantity": quantity,
-            "reason": self._get(row, "reason"),
-            "status": self._get(row, "status"),
-            "customer_comment": self._get(row, "comment"),
-            "asin": self._get(row, "asin")[:10],
-            "product_name": self._get(row, "product_name")[:500],
+            "reason": self._text(row, "reason"),
+            "status": self._text(row, "status"),
+            "customer_comment": self._text(row, "comment"),
+            "asin": self._typed_value(row, "asin", values.parse_asin) or "",
+            "product_name": self._text(row, "product_name"),
             "raw": row.as_dict(),
         }
         if self.channel == "FBA":
             return ReturnRow(
                 **common,
-                disposition=self._get(row, "disposition").upper().replace(" ", "_"),
-                fnsku=self._get(row, "fnsku")[:10],
-                fulfillment_center=self._get(row, "fc")[:16],
-                license_plate_number=self._get(row, "lpn"),
+                disposition=self._text(row, "disposition").upper().replace(" ", "_"),
+                fnsku=self._typed_value(row, "fnsku", values.parse_fnsku) or "",
+                fulfillment_center=self._text(row, "fc"),
+                license_plate_number=self._text(row, "lpn"),
             )
-        currency = self._get(row, "currency").upper()
-        places = currency_places(currency) if currency else None
+        currency = self._typed_value(row, "currency", values.parse_currency) or ""
 
         def money(v: str) -> Decimal:
-            return parse_amount(v, places=places)
+            return values.parse_money(v, currency=currency)
 
         refunded = self._typed_value(row, "refunded_amount", money)
         ordered = self._typed_value(row, "order_amount", money)
@@ -237,20 +245,22 @@ class ReturnsReport:
                                     column=self.columns.get("currency", "currency code"))
         return ReturnRow(
             **common,
-            rma_id=self._get(row, "rma") or self._get(row, "seller_rma"),
+            rma_id=self._text(row, "rma") or self._text(row, "seller_rma"),
             currency=currency,
             refunded_amount=refunded,
             order_amount=ordered,
             received_at=self._typed_value(
-                row, "delivered", lambda v: parse_amazon_date(v, dayfirst=dayfirst)
+                row, "delivered",
+                lambda v: values.parse_date_in(v, window, dayfirst=dayfirst),
             ),
         )
 
 
 def parse_returns(source: ReportSource, *, report_type: str, name: str | None = None,
-                  dayfirst: bool = True) -> ReturnsReport:
+                  dayfirst: bool = True, now: datetime | None = None) -> ReturnsReport:
     """Open a returns report; raises ReportFormatError when the header is not one."""
-    return ReturnsReport(source, report_type=report_type, name=name, dayfirst=dayfirst)
+    return ReturnsReport(source, report_type=report_type, name=name, dayfirst=dayfirst,
+                         now=now)
 
 
 def parse_row(raw: dict[str, str], *, report_type: str,

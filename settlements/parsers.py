@@ -6,6 +6,15 @@ are kept per line in ``extra``); the file is never loaded in memory.
 
 The first data row carrying a ``total-amount`` is the settlement summary (start, end,
 deposit date, total, currency); every other row is a line.
+
+Values go through :mod:`amazonsync.flatfiles.values` and a refused one refuses the whole
+file (a settlement is stored whole or not at all), naming the line and the column: the
+settlement id is digits (at most 20), the currency ISO 4217, amounts in the currency's
+minor units (never rounded) and under a trillion, sums under the books' limit, quantities
+within a million either way, the period at most a year and not in the future, line dates
+within a year before the period and three months after it, the deposit within three
+months of its end; text columns have the widths of :data:`FIELD_LIMITS` (order ids as
+``orders``/``returns`` store them, SKUs as Amazon allows), enforced while reading.
 """
 
 from __future__ import annotations
@@ -14,22 +23,33 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 
+from django.utils import timezone
+
+from amazonsync.flatfiles.values import (
+    MAX_QUANTITY,
+    MAX_TOTAL,
+    SKU_MAX,
+    DateWindow,
+    check_money_total,
+    parse_currency,
+    parse_date_in,
+    parse_datetime_in,
+    parse_money,
+    parse_quantity,
+    parse_settlement_id,
+    window_until_now,
+)
 from amazonsync.reports import (
     FlatFile,
     ReportFormatError,
     ReportSource,
     Row,
-    currency_places,
     is_reopenable,
-    parse_amazon_date,
-    parse_amazon_datetime,
-    parse_amount,
-    parse_int,
     typed,
 )
 
@@ -93,6 +113,23 @@ OPTIONAL_COLUMNS = frozenset(
     }
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
+
+# Widths of the text columns, enforced while the file is read (a longer value refuses the
+# file): order ids as orders and returns store them (32), SKUs as Amazon allows (40), the
+# mapped columns as GL mappings hold them, other ids 64. Others: the reader's 32 KiB.
+FIELD_LIMITS: dict[str, int] = {
+    "settlement-id": 20, "currency": 3, "total-amount": 32, "amount": 32,
+    "order-id": 32, "merchant-order-id": 64, "adjustment-id": 64, "shipment-id": 64,
+    "fulfillment-id": 64, "order-item-code": 64, "merchant-order-item-id": 64,
+    "merchant-adjustment-item-id": 64, "sku": SKU_MAX, "quantity-purchased": 16,
+    "transaction-type": 128, "amount-type": 128, "amount-description": 255,
+    "marketplace-name": 64, "promotion-id": 255,
+}
+# How far line dates may be from the settlement's period, and how long a period may be.
+LINE_DATES_BEFORE = timedelta(days=366)
+LINE_DATES_AFTER = timedelta(days=92)
+DEPOSIT_AFTER = timedelta(days=93)
+MAX_PERIOD = timedelta(days=366)
 
 # The SettlementLine fields a line is stored in, in the order of :meth:`SettlementReport.
 # copy_chunks` (after the settlement's primary key).
@@ -250,9 +287,11 @@ class SettlementReport:
 
     report_type = REPORT_TYPE
 
-    def __init__(self, source: ReportSource, *, name: str | None = None) -> None:
+    def __init__(self, source: ReportSource, *, name: str | None = None,
+                 now: datetime | None = None) -> None:
         self._source = source
         self.name = name
+        self._now = now
         self._file = self._open()
         self.source_name = self._file.source_name
         header = self._file.header
@@ -260,6 +299,7 @@ class SettlementReport:
         self.extra_columns: tuple[str, ...] = header.extras(COLUMNS)
         self.line_count = 0
         self.sum_of_lines = Decimal("0")
+        self._gross = Decimal("0")  # sum of abs(amount) of the lines make() converted
         self._raw = self._file.raw_rows()
         self._buffer: list[Row] = []
         self._digest = hashlib.sha256()
@@ -270,7 +310,8 @@ class SettlementReport:
 
     def _open(self) -> FlatFile:
         try:
-            return FlatFile(self._source, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
+            return FlatFile(self._source, required=REQUIRED_COLUMNS, report=REPORT_TYPE,
+                            field_limits=FIELD_LIMITS)
         except ReportFormatError as exc:
             raise exc.with_source(self.name) from None
 
@@ -314,21 +355,31 @@ class SettlementReport:
         if not settlement_id:
             raise self._error("the summary row has no settlement-id", line=row.line,
                               column="settlement-id")
+        typed(row, "settlement-id", parse_settlement_id, source=name)
         currency = _currency(row, name)
         if not currency:
             raise self._error("the summary row has no currency", line=row.line,
                               column="currency")
-        places = currency_places(currency)
-        total = typed(row, "total-amount", lambda v: parse_amount(v, places=places),
+        total = typed(row, "total-amount", lambda v: parse_money(v, currency=currency),
                       required=True, source=name)
-        start = typed(row, "settlement-start-date", parse_amazon_datetime, required=True,
-                      source=name)
-        end = typed(row, "settlement-end-date", parse_amazon_datetime, required=True,
-                    source=name)
-        deposit = typed(row, "deposit-date", parse_amazon_datetime, source=name)
+        window = window_until_now(self._now or timezone.now())
+
+        def stamp(v: str) -> datetime:
+            return parse_datetime_in(v, window)
+
+        start = typed(row, "settlement-start-date", stamp, required=True, source=name)
+        end = typed(row, "settlement-end-date", stamp, required=True, source=name)
         if end < start:
             raise self._error("settlement-end-date is before settlement-start-date",
                               line=row.line, column="settlement-end-date")
+        if end - start > MAX_PERIOD:
+            raise self._error(
+                f"a settlement period of {(end - start).days} days (at most "
+                f"{MAX_PERIOD.days})", line=row.line, column="settlement-end-date")
+        deposit_window = DateWindow(start, end + DEPOSIT_AFTER,
+                                    "the settlement's period and three months after")
+        deposit = typed(row, "deposit-date",
+                        lambda v: parse_datetime_in(v, deposit_window), source=name)
         extra = {c: row[c] for c in self.extra_columns if row[c]}
         return SettlementSummary(
             settlement_id=settlement_id,
@@ -358,6 +409,25 @@ class SettlementReport:
             ):
                 continue
             yield make(lineno, values)
+        self._check_sums(None)
+
+    def _check_sums(self, totals: LineTotals | None) -> None:
+        """Once every line is read: the sums the import stores (the sum of lines, the
+        journal's cells, the per-order amounts) fit the books' money columns. Only reads
+        ``totals``. The whole file is refused otherwise (nothing of it is stored)."""
+        checks = [("sum of the lines", self.sum_of_lines),
+                  ("sum of the lines' absolute amounts", self._gross)]
+        if totals is not None:
+            cells = [cell[0] for cell in totals.cells.values()]
+            checks.append(("sum of the lines' absolute amounts",
+                           sum((abs(x) for x in cells), _ZERO)))
+            for orders in totals.orders.values():
+                checks.extend(("amount of one order", x) for x in orders.values())
+        for what, value in checks:
+            try:
+                check_money_total(value, what=what)
+            except ValueError as exc:
+                raise self._error(str(exc), column="amount") from None
 
     def copy_chunks(
         self, *, prefix: str, totals: LineTotals | None = None, rows: int = COPY_CHUNK,
@@ -409,7 +479,7 @@ class SettlementReport:
         in_order = canonical == list(range(width))
         extras = [(c, index[c]) for c in self.extra_columns]
         expected_sid = summary.settlement_id
-        places = currency_places(summary.currency)
+        currency = summary.currency
         skip = {summary.line, self._reopen_skip}
         dumps = json.dumps
         cells = totals.cells
@@ -490,7 +560,7 @@ class SettlementReport:
                 amount = amounts.get(raw)
                 if amount is None:
                     try:  # the conversion make() uses; its errors are raised by slow()
-                        value = parse_amount(raw, places=places)
+                        value = parse_money(raw, currency=currency)
                     except ValueError:
                         pass
                     else:
@@ -537,6 +607,7 @@ class SettlementReport:
         if count or out:
             yield emit()
         self.sum_of_lines += sum((cell[0] for cell in cells.values()), _ZERO) - sum_before
+        self._check_sums(totals)
 
     @property
     def fingerprint(self) -> str:
@@ -567,7 +638,7 @@ class SettlementReport:
                 column="currency",
             )
         try:
-            total = parse_amount(row["total-amount"], places=currency_places(summary.currency))
+            total = parse_money(row["total-amount"], currency=summary.currency)
         except ValueError as exc:
             raise self._error(str(exc), line=row.line, column="total-amount") from None
         if total != summary.total_amount:
@@ -603,8 +674,10 @@ class SettlementReport:
         extras = [(c, index[c]) for c in self.extra_columns]
         expected_sid = summary.settlement_id
         currency = summary.currency
-        places = currency_places(currency)
-        amount_of = lru_cache(maxsize=65536)(lambda text: parse_amount(text, places=places))
+        amount_of = lru_cache(maxsize=65536)(lambda text: parse_money(text, currency=currency))
+        dates = DateWindow(summary.start_date - LINE_DATES_BEFORE,
+                           summary.end_date + LINE_DATES_AFTER,
+                           "a year before the settlement's period to three months after it")
         update = self._digest.update
         zero = Decimal("0")
         error = self._error
@@ -632,17 +705,17 @@ class SettlementReport:
                 try:
                     amount = amount_of(raw)
                 except ValueError as exc:
-                    raise error(f"{exc} (value {raw!r})", line=lineno, column="amount") from None
+                    raise error(str(exc), line=lineno, column="amount") from None
             else:
                 amount = zero
             raw = values[i_posted]
             try:
-                posted_date = parse_amazon_date(raw) if raw else None
+                posted_date = parse_date_in(raw, dates) if raw else None
             except ValueError as exc:
                 raise error(str(exc), line=lineno, column="posted-date") from None
             raw = values[i_pdt]
             try:
-                posted_date_time = parse_amazon_datetime(raw) if raw else None
+                posted_date_time = parse_datetime_in(raw, dates) if raw else None
             except ValueError as exc:
                 raise error(str(exc), line=lineno, column="posted-date-time") from None
             if posted_date is None and posted_date_time is not None:
@@ -650,18 +723,21 @@ class SettlementReport:
             raw = values[i_qty]
             if not raw:
                 quantity = None
-            elif raw.isdigit():
+            elif raw.isdigit() and len(raw) < 7:
                 quantity = int(raw)
             else:
                 try:
-                    quantity = parse_int(raw)
+                    quantity = parse_quantity(raw, minimum=-MAX_QUANTITY)
                 except ValueError as exc:
-                    raise error(f"{exc} (value {raw!r})", line=lineno,
-                                column="quantity-purchased") from None
+                    raise error(str(exc), line=lineno, column="quantity-purchased") from None
             extra = {c: values[i] for c, i in extras if values[i]} if extras else {}
             update("\x1f".join([values[i] for i in canonical]).encode() + b"\x1e")
             self.line_count += 1
             self.sum_of_lines += amount
+            self._gross += abs(amount)
+            if self._gross >= MAX_TOTAL:
+                raise error(f"the amounts add up to more than {MAX_TOTAL:,} at this line: "
+                            "more than the books can hold", line=lineno, column="amount")
             return SettlementLineData(
                 lineno, sid, values[i_ttype], values[i_order], values[i_morder],
                 values[i_adj], values[i_ship], values[i_mkt], values[i_atype], values[i_desc],
@@ -674,14 +750,12 @@ class SettlementReport:
 
 
 def _currency(row: Row, name: str | None) -> str:
-    value = row["currency"].strip().upper()
-    if value and not (len(value) == 3 and value.isalpha()):
-        raise ReportFormatError(
-            f"not an ISO currency code: {value!r}", line=row.line, column="currency", source=name
-        )
-    return value
+    """The row's currency ('' when empty), an ISO 4217 code in use."""
+    return typed(row, "currency", parse_currency, source=name) or ""
 
 
-def parse_settlement(source: ReportSource, *, name: str | None = None) -> SettlementReport:
-    """Open a V2 settlement flat file; see :class:`SettlementReport`."""
-    return SettlementReport(source, name=name)
+def parse_settlement(source: ReportSource, *, name: str | None = None,
+                     now: datetime | None = None) -> SettlementReport:
+    """Open a V2 settlement flat file; see :class:`SettlementReport`. Its period may not
+    end after ``now`` (default: the application's clock) plus two days."""
+    return SettlementReport(source, name=name, now=now)

@@ -186,10 +186,10 @@ def test_a_crash_in_the_database_rolls_back_the_page_and_the_cursor(account, map
 
 
 def test_a_new_account_is_backfilled_from_the_all_orders_report(account, mapped, amazon):
-    rows = [report_row("111-0000005-0001", "SKU-MFN", updated=T0),
-            report_row("111-0000005-0002", "SKU-MFN", updated=T0 + 7 * MIN, status="Shipped",
+    rows = [report_row("111-0000005-0000001", "SKU-MFN", updated=T0),
+            report_row("111-0000005-0000002", "SKU-MFN", updated=T0 + 7 * MIN, status="Shipped",
                        item_status="Shipped", channel="Amazon"),
-            report_row("111-0000005-0002", "SKU-OTHER", updated=T0 + 7 * MIN,
+            report_row("111-0000005-0000002", "SKU-OTHER", updated=T0 + 7 * MIN,
                        status="Shipped", item_status="Shipped", channel="Amazon")]
     reports = f"{API}/reports/2021-06-30"
     amazon.rsps.add(responses.POST, f"{reports}/reports", json={"reportId": "42"}, status=202)
@@ -207,10 +207,10 @@ def test_a_new_account_is_backfilled_from_the_all_orders_report(account, mapped,
     assert created["reportType"] == "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
     assert created["marketplaceIds"] == [US]
     assert Order.objects.count() == 2
-    shipped = Order.objects.get(amazon_order_id="111-0000005-0002")
+    shipped = Order.objects.get(amazon_order_id="111-0000005-0000002")
     assert (shipped.status, shipped.fulfillment_channel, shipped.source) == \
         ("Shipped", "AFN", "report")
     assert shipped.lines.count() == 2
-    assert Order.objects.get(amazon_order_id="111-0000005-0001").status == "Unshipped"
+    assert Order.objects.get(amazon_order_id="111-0000005-0000001").status == "Unshipped"
     assert position(account) == T0 + 7 * MIN
     assert result.created == 2 and result.fetched == 3

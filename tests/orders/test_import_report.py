@@ -26,13 +26,13 @@ def run_json(*files) -> dict:
 
 def test_import_report_json_and_second_import_changes_nothing(account, mapped, tmp_path):
     rows = [
-        report_row("111-0000200-0001", "SKU-MFN", qty=2, price="39.98", tax="3.20"),
-        report_row("111-0000200-0002", "SKU-FBA", channel="Amazon", status="Shipped",
+        report_row("111-0000200-0000001", "SKU-MFN", qty=2, price="39.98", tax="3.20"),
+        report_row("111-0000200-0000002", "SKU-FBA", channel="Amazon", status="Shipped",
                    item_status="Shipped", promo="2.00"),
-        report_row("111-0000200-0003", "SKU-MFN", currency="", status="Pending"),
-        report_row("302-0000200-0004", "SKU-DE", currency="EUR", price="1.234,50",
+        report_row("111-0000200-0000003", "SKU-MFN", currency="", status="Pending"),
+        report_row("302-0000200-0000004", "SKU-DE", currency="EUR", price="1.234,50",
                    tax="234,56", sales_channel="Amazon.de"),
-        report_row("111-0000200-0005", "SKU-X", sales_channel="Non-Amazon"),
+        report_row("111-0000200-0000005", "SKU-X", sales_channel="Non-Amazon"),
     ]
     path = tmp_path / "orders.txt.gz"
     path.write_bytes(gzip.compress(report_text(rows).encode("cp1252")))
@@ -40,18 +40,18 @@ def test_import_report_json_and_second_import_changes_nothing(account, mapped, t
     doc = run_json(path)
     assert doc == {"report_type": TYPE, "rows": 5, "created": 4, "updated": 0,
                    "unchanged": 0, "exceptions": 2}  # SKU-DE unmapped, Non-Amazon channel
-    mfn = Order.objects.get(amazon_order_id="111-0000200-0001")
+    mfn = Order.objects.get(amazon_order_id="111-0000200-0000001")
     assert (mfn.status, mfn.order_total, mfn.currency) == ("Unshipped", Decimal("43.18"), "USD")
-    pending = Order.objects.get(amazon_order_id="111-0000200-0003")
+    pending = Order.objects.get(amazon_order_id="111-0000200-0000003")
     assert pending.status == "Pending" and pending.order_total is None
-    fba = Order.objects.get(amazon_order_id="111-0000200-0002")
+    fba = Order.objects.get(amazon_order_id="111-0000200-0000002")
     assert fba.lines.get().promotion_discount == Decimal("2.00")
     assert fba.order_total == Decimal("19.98")
-    de = Order.objects.get(amazon_order_id="302-0000200-0004")
+    de = Order.objects.get(amazon_order_id="302-0000200-0000004")
     assert (de.marketplace.code, de.currency) == ("DE", "EUR")
     assert de.lines.get().item_price == Decimal("1234.50")
     assert SyncException.objects.get(reason_code="bad_order_data").object_key == \
-        "111-0000200-0005"
+        "111-0000200-0000005"
 
     assert run_json(path) == {"report_type": TYPE, "rows": 5, "created": 0, "updated": 0,
                               "unchanged": 4, "exceptions": 1}
@@ -59,11 +59,11 @@ def test_import_report_json_and_second_import_changes_nothing(account, mapped, t
 
 def test_a_newer_report_updates_orders(account, mapped, tmp_path):
     first = tmp_path / "a.txt"
-    first.write_text(report_text([report_row("111-0000201-0001", "SKU-MFN")]))
+    first.write_text(report_text([report_row("111-0000201-0000001", "SKU-MFN")]))
     run_json(first)
     second = tmp_path / "b.txt"
     second.write_text(report_text([report_row(
-        "111-0000201-0001", "SKU-MFN", status="Cancelled", currency="", item_status="Cancelled",
+        "111-0000201-0000001", "SKU-MFN", status="Cancelled", currency="", item_status="Cancelled",
         updated=T0.replace(hour=14))]))
     assert run_json(second)["updated"] == 1
     assert Order.objects.get().status == "Canceled"

@@ -6,6 +6,13 @@ scheduled flows. Importers are registered per report type in ``<app>/importers.p
 account is used (an "Imported files" account is created when there is none); with several
 accounts ``--account`` is required. ``--json`` prints one JSON document on stdout. Exit
 status is non-zero when any file fails.
+
+Each file is all or nothing: it is imported in one transaction (with the "Imported files"
+account when that is created for it), so a file that is refused stores nothing and appears
+under ``errors`` (naming the file, line and column), and the counts of the files that were
+imported are exactly what was committed. Rows that are kept as exceptions instead are
+counted under ``exceptions``. The database refusing a value is reported the same way (a
+refused file, never a traceback), though the parsers' validation should never let it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, transaction
 
 from amazonsync.reports import ReportFormatError, get_importer, registered_report_types
 
@@ -65,7 +73,6 @@ class Command(BaseCommand):
                 f"unknown report type {report_type!r}; supported: "
                 f"{', '.join(registered_report_types())}"
             ) from None
-        seller = resolve_account(account)
         results: list[dict] = []
         errors: list[dict] = []
         interactive = not json and sys.stderr.isatty()
@@ -79,13 +86,19 @@ class Command(BaseCommand):
                 bar = tqdm(desc=path.name, unit=" lines", unit_scale=True, file=sys.stderr)
                 progress = bar.update
             try:
-                result = importer.import_file(
-                    account=seller, source=path, name=path.name, progress=progress
-                )
-            except ReportFormatError as exc:
-                errors.append({"file": str(path), "error": str(exc)})
+                with transaction.atomic():
+                    seller = resolve_account(account)
+                    result = importer.import_file(
+                        account=seller, source=path, name=path.name, progress=progress
+                    )
+            except (ReportFormatError, DatabaseError) as exc:
+                message = str(exc)
+                if isinstance(exc, DatabaseError):
+                    message = (f"the database refused the file ({type(exc).__name__}: "
+                               f"{str(exc)[:300]}); nothing of it was stored")
+                errors.append({"file": str(path), "error": message})
                 if not json:
-                    self.stderr.write(f"{path}: {exc}")
+                    self.stderr.write(f"{path}: {message}")
                 continue
             finally:
                 if bar is not None:

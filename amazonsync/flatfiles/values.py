@@ -1,0 +1,337 @@
+"""Values read from Amazon flat files: validation at the edge (what this back office
+accepts), one place per kind, on top of :mod:`.syntax` (how each marketplace writes amounts
+and dates, re-exported here).
+
+Every parser (all-orders, FBA and MFN returns, V2 settlements) turns the text of a cell
+into a typed value through the functions here, so a value is accepted or refused the same
+way wherever it appears:
+
+* **money** :func:`parse_money`: the currency's minor units (JPY ``4.99`` is refused; more
+  decimals than the currency has are refused, never rounded), a sane magnitude
+  (:data:`MAX_AMOUNT`; sums are checked against the database column with
+  :func:`check_money_total`), no exponent forms (``1.2e23``).
+* **quantities** :func:`parse_quantity`: plain whole numbers within bounds the caller
+  gives (never ``1,000`` read as 1, never 99999999999).
+* **ids and codes**: :func:`parse_order_id` (Amazon's 3-7-7), :func:`parse_settlement_id`
+  (digits, at most 20), :func:`parse_sku` (at most 40 characters, as Amazon allows),
+  :func:`parse_asin`, :func:`parse_fnsku`, :func:`parse_country`, and
+  :func:`parse_currency` (ISO 4217, from :data:`ISO_4217`).
+* **dates** :func:`parse_datetime_in` / :func:`parse_date_in`: within a
+  :class:`DateWindow` around the report's period or today (year 1 or 9999 is refused; an
+  order last updated in the far future would never update again).
+* **text** :func:`parse_text`: at most the column's width, refused with the limit in the
+  message, never cut to fit.
+
+Each function takes the text of one cell (stripped) and returns the typed value or raises
+:class:`ValueRefused` (a ``ValueError``) saying what is wrong and what is allowed. The caller
+adds where: ``amazonsync.reports.typed`` turns it into a ``ReportFormatError`` naming the
+file, the line and the column. Nothing here imports an app or a model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from amazonsync.money import quantize as money_quantize
+
+from .syntax import parse_amazon_date, parse_amazon_datetime, parse_amount, parse_int
+
+__all__ = [
+    "ValueRefused",
+    "ISO_4217",
+    "MAX_AMOUNT",
+    "MONEY_COLUMN_LIMIT",
+    "MAX_TOTAL",
+    "MAX_QUANTITY",
+    "SKU_MAX",
+    "DateWindow",
+    "currency_places",
+    "quantize_money",
+    "shown",
+    "parse_amount",
+    "parse_int",
+    "parse_amazon_datetime",
+    "parse_amazon_date",
+    "parse_money",
+    "check_money_total",
+    "parse_quantity",
+    "parse_currency",
+    "parse_order_id",
+    "parse_settlement_id",
+    "parse_sku",
+    "parse_asin",
+    "parse_fnsku",
+    "parse_country",
+    "parse_text",
+    "parse_datetime_in",
+    "parse_date_in",
+    "window_until_now",
+]
+
+
+class ValueRefused(ValueError):
+    """A value this back office does not store: the message says why and what is allowed."""
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut (and saying so) when long: a refusal never
+    copies a 1 MB value into an exception."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+# --------------------------------------------------------------------------- currencies
+
+# ISO 4217 currencies in use, with their minor units (fund, metal and test codes left out:
+# nobody is paid in them). The one list of what a currency code may be.
+ISO_4217: dict[str, int] = {
+    **dict.fromkeys((
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+        "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR "
+        "KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD "
+        "TZS UAH USD UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG"
+    ).split(), 2),
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+def currency_places(currency: str) -> int:
+    """Minor units of an ISO currency (2 for a code not in the list, as amazonsync.money)."""
+    return ISO_4217.get((currency or "").upper(), 2)
+
+
+def quantize_money(amount: Decimal, currency: str) -> Decimal:
+    """Round to the currency's minor unit, half up (amazonsync.money, re-exported)."""
+    return money_quantize(amount, currency)
+
+
+def parse_currency(text: str) -> str:
+    """An ISO 4217 code in use (upper-cased: ``eur`` is EUR)."""
+    code = text.strip().upper()
+    if not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise ValueRefused(f"not an ISO 4217 currency code: {shown(text)} (three letters)")
+    if code not in ISO_4217:
+        raise ValueRefused(f"unknown currency code {shown(code)} (not in ISO 4217)")
+    return code
+
+
+# --------------------------------------------------------------------------- money
+
+# The largest amount one cell may hold: no Amazon line, order or settlement comes near a
+# trillion in any currency; anything beyond is a broken file, refused before it reaches
+# the database (whose money columns hold 14 integer digits, see MONEY_COLUMN_LIMIT).
+MAX_AMOUNT = Decimal(10) ** 12
+# The money columns (max_digits=18, decimal_places=4) hold less than 10**14; a sum (an order
+# total, a settlement's sum of lines, a journal line) must stay under a tenth of that, so
+# that the difference of two of them (a drift) fits too.
+MONEY_COLUMN_LIMIT = Decimal(10) ** 14
+MAX_TOTAL = Decimal(10) ** 13
+_EXPONENT = re.compile(r"[eE]")
+_NOT_A_NUMBER = re.compile(r"inf|nan", re.I)
+
+
+def parse_money(text: str, *, currency: str) -> Decimal:
+    """An amount in ``currency``, as Amazon writes it in any marketplace (see
+    :func:`parse_amount`), exactly as written.
+
+    Refused: exponent forms (``1.2e23``), ``NaN``/``Infinity``, more decimals than the
+    currency's minor units (JPY ``4.99``, USD ``1.2345678901``; trailing zeros are exact and
+    accepted: JPY ``500.00`` is 500), and magnitudes of :data:`MAX_AMOUNT` or more.
+    """
+    if _NOT_A_NUMBER.search(text):
+        raise ValueRefused(f"not an amount: {shown(text)}")
+    if _EXPONENT.search(text):
+        raise ValueRefused(f"not a plain amount: {shown(text)} (no exponent forms)")
+    places = currency_places(currency)
+    value = parse_amount(text, places=places)
+    written = -value.as_tuple().exponent  # type: ignore[operator]
+    if written > places:
+        decimals = max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+        if decimals > places:
+            raise ValueRefused(
+                f"{shown(text)} has {decimals} decimals but {currency or 'the currency'} "
+                f"has {places}: refused, not rounded"
+            )
+        value = value.quantize(Decimal(1).scaleb(-places))  # exact: only zeros dropped
+    if abs(value) >= MAX_AMOUNT:
+        raise ValueRefused(
+            f"amount {shown(text)} is out of range (at most {MAX_AMOUNT - 1:,} either way)"
+        )
+    return value
+
+
+def check_money_total(value: Decimal, *, what: str = "total") -> Decimal:
+    """A sum of parsed amounts (an order total, a settlement's sum of lines) that the
+    database's money columns can hold, with room for a difference of two such sums."""
+    if abs(value) >= MAX_TOTAL:
+        raise ValueRefused(
+            f"the {what} {value} is out of range (sums must stay under {MAX_TOTAL:,} "
+            "either way)"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- quantities
+
+# More units than any order line, return or settlement line carries; well inside the
+# database's integer columns.
+MAX_QUANTITY = 1_000_000
+_WHOLE = re.compile(r"[+-]?\d{1,12}")
+
+
+def parse_quantity(text: str, *, minimum: int = 0, maximum: int = MAX_QUANTITY) -> int:
+    """A plain whole number (``12``; ``+12``; ``-3`` only when ``minimum`` allows it)
+    within ``[minimum, maximum]``. ``1,000`` or ``2.5`` are refused rather than read."""
+    s = text.strip()
+    if not _WHOLE.fullmatch(s):
+        if re.fullmatch(r"[+-]?\d+", s):
+            raise ValueRefused(f"quantity {shown(s)} is out of range "
+                               f"({minimum:,} to {maximum:,})")
+        raise ValueRefused(f"not a whole number: {shown(s)}")
+    value = int(s)
+    if value < minimum or value > maximum:
+        raise ValueRefused(f"quantity {value:,} is out of range ({minimum:,} to {maximum:,})")
+    return value
+
+
+# --------------------------------------------------------------------------- ids and codes
+
+_ORDER_ID = re.compile(r"[0-9A-Z]{3}-\d{7}-\d{7}")
+_SETTLEMENT_ID = re.compile(r"\d{1,20}")
+_ASIN = re.compile(r"[0-9A-Z]{10}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Amazon accepts seller SKUs of up to 40 characters.
+SKU_MAX = 40
+
+
+def parse_order_id(text: str) -> str:
+    """An Amazon order id: 3-7-7 (``111-1234567-1234567``; digital orders ``D01-...``)."""
+    if not _ORDER_ID.fullmatch(text):
+        raise ValueRefused(
+            f"not an Amazon order id: {shown(text)} (expected 3-7-7 like 111-1234567-1234567)"
+        )
+    return text
+
+
+def parse_settlement_id(text: str) -> str:
+    """A settlement id: digits, at most 20 of them."""
+    if not _SETTLEMENT_ID.fullmatch(text):
+        raise ValueRefused(f"not a settlement id: {shown(text)} (1 to 20 digits)")
+    return text
+
+
+def parse_sku(text: str) -> str:
+    """A seller SKU: 1 to :data:`SKU_MAX` characters, no control characters."""
+    if not text:
+        raise ValueRefused("a SKU is required")
+    if len(text) > SKU_MAX:
+        raise ValueRefused(
+            f"SKU {shown(text)} is {len(text):,} characters long; Amazon allows {SKU_MAX}"
+        )
+    if _CONTROL.search(text):
+        raise ValueRefused(f"SKU {shown(text)} contains control characters")
+    return text
+
+
+def parse_asin(text: str) -> str:
+    """An ASIN: ten upper-case letters or digits."""
+    if not _ASIN.fullmatch(text):
+        raise ValueRefused(f"not an ASIN: {shown(text)} (ten letters or digits)")
+    return text
+
+
+def parse_fnsku(text: str) -> str:
+    """An FNSKU (Amazon's fulfilment label): ten upper-case letters or digits."""
+    if not _ASIN.fullmatch(text):
+        raise ValueRefused(f"not an FNSKU: {shown(text)} (ten letters or digits)")
+    return text
+
+
+def parse_country(text: str) -> str:
+    """An ISO 3166 alpha-2 country code (``US``), never cut down from a longer value."""
+    if not _COUNTRY.fullmatch(text):
+        raise ValueRefused(f"not a two-letter country code: {shown(text)}")
+    return text
+
+
+# --------------------------------------------------------------------------- text
+
+
+def parse_text(text: str, *, max_length: int) -> str:
+    """Free text of at most ``max_length`` characters (the column's width): a longer value
+    is refused with the limit in the message, never cut to fit."""
+    if len(text) > max_length:
+        raise ValueRefused(
+            f"{len(text):,} characters, more than the {max_length:,} this column holds "
+            f"({shown(text)}): refused, not cut"
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- dates
+
+# No Amazon report is older than this.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# How far ahead of now a stamp may be (clock skew, a report written in a zone ahead).
+FUTURE_SLACK = timedelta(days=2)
+_DATE_TEXT_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The instants a date of a report may fall in (both ends included)."""
+
+    earliest: datetime
+    latest: datetime
+    why: str = ""  # e.g. "the settlement's period", for the message
+
+    def check(self, value: datetime | date, text: str) -> None:
+        if isinstance(value, datetime):
+            ok = self.earliest <= value <= self.latest
+        else:
+            ok = self.earliest.date() <= value <= self.latest.date()
+        if not ok:
+            why = f" ({self.why})" if self.why else ""
+            raise ValueRefused(
+                f"date {shown(text)} is outside {self.earliest:%Y-%m-%d} to "
+                f"{self.latest:%Y-%m-%d}{why}"
+            )
+
+
+def window_until_now(now: datetime | None = None, *, earliest: datetime = EARLIEST,
+                     slack: timedelta = FUTURE_SLACK) -> DateWindow:
+    """From ``earliest`` (2000-01-01) to ``now`` plus a little slack: for dates that
+    cannot be in the future (purchases, updates, returns)."""
+    if now is None:
+        now = datetime.now(UTC)
+    return DateWindow(earliest, now + slack, "not in the future")
+
+
+def _date_text(text: str) -> str:
+    if len(text) > _DATE_TEXT_MAX:
+        raise ValueRefused(f"not a date: {shown(text)}")
+    return text
+
+
+def parse_datetime_in(text: str, window: DateWindow, *, dayfirst: bool = True) -> datetime:
+    """:func:`parse_amazon_datetime`, refused outside ``window``."""
+    value = parse_amazon_datetime(_date_text(text), dayfirst=dayfirst)
+    window.check(value, text)
+    return value
+
+
+def parse_date_in(text: str, window: DateWindow, *, dayfirst: bool = True) -> date:
+    """:func:`parse_amazon_date`, refused outside ``window``."""
+    value = parse_amazon_date(_date_text(text), dayfirst=dayfirst)
+    window.check(value, text)
+    return value
