@@ -116,14 +116,16 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONA
 
 # Widths of the text columns, enforced while the file is read (a longer value refuses the
 # file): order ids as orders and returns store them (32), SKUs as Amazon allows (40), the
-# mapped columns as GL mappings hold them, other ids 64. Others: the reader's 32 KiB.
+# mapped columns as GL mappings hold them, other ids 64. Other columns: the reader's 32 KiB,
+# and their own validators (settlement id, currency, amounts, dates, quantity). The smallest
+# limit stays above the usual values (dates, descriptions) so that most lines are measured
+# once, not value by value.
 FIELD_LIMITS: dict[str, int] = {
-    "settlement-id": 20, "currency": 3, "total-amount": 32, "amount": 32,
     "order-id": 32, "merchant-order-id": 64, "adjustment-id": 64, "shipment-id": 64,
     "fulfillment-id": 64, "order-item-code": 64, "merchant-order-item-id": 64,
-    "merchant-adjustment-item-id": 64, "sku": SKU_MAX, "quantity-purchased": 16,
-    "transaction-type": 128, "amount-type": 128, "amount-description": 255,
-    "marketplace-name": 64, "promotion-id": 255,
+    "merchant-adjustment-item-id": 64, "sku": SKU_MAX, "transaction-type": 128,
+    "amount-type": 128, "amount-description": 255, "marketplace-name": 64,
+    "promotion-id": 255,
 }
 # How far line dates may be from the settlement's period, and how long a period may be.
 LINE_DATES_BEFORE = timedelta(days=366)

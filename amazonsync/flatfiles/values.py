@@ -137,6 +137,7 @@ MONEY_COLUMN_LIMIT = Decimal(10) ** 14
 MAX_TOTAL = Decimal(10) ** 13
 _EXPONENT = re.compile(r"[eE]")
 _NOT_A_NUMBER = re.compile(r"inf|nan", re.I)
+_PLAIN_MONEY = re.compile(r"-?\d{1,12}(?:\.(\d+))?")
 
 
 def parse_money(text: str, *, currency: str) -> Decimal:
@@ -147,11 +148,14 @@ def parse_money(text: str, *, currency: str) -> Decimal:
     currency's minor units (JPY ``4.99``, USD ``1.2345678901``; trailing zeros are exact and
     accepted: JPY ``500.00`` is 500), and magnitudes of :data:`MAX_AMOUNT` or more.
     """
+    places = currency_places(currency)
+    plain = _PLAIN_MONEY.fullmatch(text)
+    if plain is not None and len(plain.group(1) or "") <= places:
+        return Decimal(text)  # the usual case: -12.34 (under MAX_AMOUNT by its shape)
     if _NOT_A_NUMBER.search(text):
         raise ValueRefused(f"not an amount: {shown(text)}")
     if _EXPONENT.search(text):
         raise ValueRefused(f"not a plain amount: {shown(text)} (no exponent forms)")
-    places = currency_places(currency)
     value = parse_amount(text, places=places)
     written = -value.as_tuple().exponent  # type: ignore[operator]
     if written > places:

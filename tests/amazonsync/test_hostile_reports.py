@@ -391,10 +391,10 @@ def _line(**over):
 
 
 @pytest.mark.parametrize(("file_kw", "line", "column", "why"), [
-    ({"settlement_id": "1" * 40}, 2, "settlement-id", "more than the 20"),
+    ({"settlement_id": "1" * 40}, 2, "settlement-id", "1 to 20 digits"),
     ({"currency": "JPY", "total": "4.99"}, 2, "total-amount", "2 decimals but JPY has 0"),
     ({"currency": "ABC"}, 2, "currency", "unknown currency code"),
-    ({"currency": "EUROS"}, 2, "currency", "more than the 3"),
+    ({"currency": "EUROS"}, 2, "currency", "not an ISO 4217 currency code"),
     ({"end": "9999-12-31T00:00:00+00:00"}, 2, "settlement-end-date", "outside"),
     ({"start": "0001-01-01T00:00:00+00:00"}, 2, "settlement-start-date", "outside"),
     ({"total": "1.2e23"}, 2, "total-amount", "exponent"),
