@@ -352,15 +352,22 @@ _BOOLEAN = {"true": True, "yes": True, "y": True, "1": True,
             "false": False, "no": False, "n": False, "0": False, "": False}
 
 
+# Raw rows kept with an order that cannot be stored (its exception's payload stays small
+# however many rows a hostile file gives one order id).
+ROWS_KEPT = 50
+
+
 @dataclass
 class ReportRowError:
-    """An order of the file that cannot be stored: kept raw with the reason."""
+    """An order of the file that cannot be stored: kept raw (its first ROWS_KEPT rows) with
+    the reason."""
 
     line: int
     amazon_order_id: str
     message: str
     column: str | None = None
     rows: list[dict[str, str]] = field(default_factory=list, repr=False)
+    row_count: int = 0
 
 
 class _OrderRows:
@@ -615,5 +622,5 @@ def iter_report_orders(
                     line=getattr(exc, "line", None) or group[0].line,
                     amazon_order_id=order_id, message=str(exc),
                     column=getattr(exc, "column", None),
-                    rows=[r.as_dict() for r in group],
+                    rows=[r.as_dict() for r in group[:ROWS_KEPT]], row_count=len(group),
                 ))

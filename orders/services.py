@@ -954,7 +954,8 @@ def orders_report_import(
                 message=f"{error.message}. The order is kept as it was read and not stored; "
                 "fix it at the source and import the file again.",
                 payload={"amazon_order_id": error.amazon_order_id, "line": error.line,
-                         "column": error.column or "", "rows": error.rows},
+                         "column": error.column or "", "rows": error.rows,
+                         "row_count": error.row_count},
                 run=run,
             )
         result.counts = counts

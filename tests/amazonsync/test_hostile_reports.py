@@ -474,3 +474,16 @@ def test_an_orders_stream_is_read_twice_through_a_temporary_copy(account, big_st
 
     orders = list(iter_report_orders(OneWay(), resolve_marketplace=lambda _: "ATVPDKIKX0DER"))
     assert sorted((o.amazon_order_id, len(o.lines)) for o in orders) == [(a, 2), (b, 1)]
+
+
+def test_an_unstorable_order_keeps_a_bounded_raw_payload(account, big_stock, tmp_path):
+    from orders.parsers import ROWS_KEPT
+
+    oid = "111-0000305-0000001"
+    rows = [report_row(oid, f"SKU-{i}") for i in range(200)]
+    rows[150]["quantity"] = "-1"
+    doc, ok = run(ORDERS, _orders_file(tmp_path, rows))
+    assert ok and doc["exceptions"] == 1
+    payload = _exception_for(oid).payload
+    assert (len(payload["rows"]), payload["row_count"]) == (ROWS_KEPT, 200)
+    assert (payload["line"], payload["column"]) == (152, "quantity")
