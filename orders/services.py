@@ -849,8 +849,9 @@ def shipment_update(*, shipment: Shipment, tracking_number: str | None = None,
 
 @register_retry("shipment")
 def _retry_shipment(exc: SyncException) -> bool:
-    """Retry one package: back to pending, then confirm it now."""
-    from amazonsync.spapi.client import SpApiClient
+    """Retry one package: back to pending, then confirm it now (through the engine's client:
+    calls recorded, the stored token and shared buckets used, a revoked token flagged)."""
+    from amazonsync.clients import spapi_client
 
     shipment_id = (exc.payload or {}).get("shipment_id")
     shipment = Shipment.objects.filter(pk=shipment_id).select_related("order__account").first()
@@ -860,7 +861,7 @@ def _retry_shipment(exc: SyncException) -> bool:
         return True
     Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.FAILED).update(
         status=ShipmentStatus.PENDING)
-    client = SpApiClient(shipment.order.account)
+    client = spapi_client(shipment.order.account)
     status = shipment_confirm(shipment=shipment, client=client, flow=exc.flow)
     return status in (ShipmentStatus.CONFIRMED, ShipmentStatus.CANCELED)
 

@@ -46,18 +46,20 @@ def returns_flow(ctx: FlowContext) -> None:
                 report_type, marketplace_ids=[marketplace.pk], data_start_time=start,
                 data_end_time=end,
             )
+        stored = []  # counted once the window's transaction has committed
         try:
             with transaction.atomic():
                 for report_type, path in files.items():
-                    counts = returns_import(
+                    stored.append(returns_import(
                         account=ctx.account, source=path, report_type=report_type,
                         marketplace=marketplace, name=f"{report_type} {start:%Y-%m-%d}.."
                         f"{end:%Y-%m-%d}", run=ctx.run,
-                    )
-                    ctx.count(fetched=counts.rows, created=counts.created,
-                              updated=counts.updated, unchanged=counts.unchanged,
-                              failed=counts.exceptions)
+                    ))
                 ctx.advance_cursor(position=end)
+            for counts in stored:
+                ctx.count(fetched=counts.rows, created=counts.created,
+                          updated=counts.updated, unchanged=counts.unchanged,
+                          failed=counts.exceptions)
         finally:
             for path in files.values():
                 path.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import json
 import pytest
 import responses
 
-from amazonsync.models import SyncException
+from amazonsync.models import ApiCall, SyncException
 from amazonsync.services import exceptions_retry, flow_run
 from amazonsync.spapi.clock import SimulatedClock
 from amazonsync.spapi.operations import LWA_TOKEN_URL
@@ -165,8 +165,11 @@ def test_amazon_rejection_is_kept_on_the_shipment_and_retried(account, order, up
     assert len(confirm_calls(rsps)) == 1
     # ...but retrying the exception sends it again
     rsps.replace(responses.POST, CONFIRM, status=204)
+    recorded = ApiCall.objects.filter(operation="confirmShipment").count()
     outcome = exceptions_retry(exception_ids=[exc.pk])
     assert outcome.resolved == 1
+    # the retry goes through the engine's client: its call is recorded like any other
+    assert ApiCall.objects.filter(operation="confirmShipment").count() == recorded + 1
     shipment.refresh_from_db()
     assert shipment.status == ShipmentStatus.CONFIRMED
     exc.refresh_from_db()

@@ -124,3 +124,28 @@ def test_demo_step_runs_the_flow_per_marketplace_then_matching(sandbox):
     from amazonsync.spapi.client import SpApiClient
 
     assert SpApiClient.poll_initial == 0.01  # the demo restored the polling it changed
+
+
+def test_a_window_that_fails_counts_nothing_it_rolled_back(sandbox, monkeypatch):
+    import returns.services as services
+
+    real = services.returns_import
+    calls = []
+
+    def second_report_breaks(**kwargs):
+        calls.append(kwargs["report_type"])
+        if len(calls) == 2:
+            raise RuntimeError("the MFN returns report could not be stored")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "returns_import", second_report_breaks)
+    # one window over the last 60 days, where the FBA report has rows
+    monkeypatch.setattr("returns.flows.INITIAL_LOOKBACK", datetime.timedelta(days=60))
+    run = flow_run(flow="returns", account_id=sandbox.account.pk,
+                   marketplace_id="ATVPDKIKX0DER")
+    assert run.status == SyncRun.Status.FAILED
+    assert len(calls) == 2 and sandbox.world.orders
+    # the FBA report's rows were rolled back with the window: the run does not count them
+    assert ReturnEvent.objects.count() == 0
+    assert (run.fetched, run.created, run.updated, run.unchanged) == (0, 0, 0, 0)
+    assert SyncCursor.objects.filter(flow="returns", position__isnull=False).count() == 0
