@@ -142,7 +142,7 @@ def order_from_v0(raw: dict) -> OrderData:
             "ship_city": str(address.get("City") or ""),
             "ship_state": str(address.get("StateOrRegion") or ""),
             "ship_postal_code": str(address.get("PostalCode") or ""),
-            "ship_country": str(address.get("CountryCode") or "")[:2],
+            "ship_country": str(address.get("CountryCode") or ""),
         })
     return OrderData(
         amazon_order_id=order_id,
@@ -158,10 +158,10 @@ def order_from_v0(raw: dict) -> OrderData:
 def line_from_v0(raw: dict, *, currency: str = "") -> LineData:
     values: dict[str, Any] = {
         "asin": str(raw.get("ASIN") or ""),
-        "title": str(raw.get("Title") or "")[:500],
+        "title": str(raw.get("Title") or ""),
         "quantity_ordered": int(raw.get("QuantityOrdered") or 0),
         "quantity_shipped": int(raw.get("QuantityShipped") or 0),
-        "promotion_ids": ",".join(str(p) for p in raw.get("PromotionIds") or [])[:255],
+        "promotion_ids": ",".join(str(p) for p in raw.get("PromotionIds") or []),
     }
     found_currency = ""
     for column, key in (
@@ -250,7 +250,7 @@ def order_from_2026(raw: dict) -> OrderData:
             "ship_city": str(address.get("city") or ""),
             "ship_state": str(address.get("stateOrRegion") or ""),
             "ship_postal_code": str(address.get("postalCode") or ""),
-            "ship_country": str(address.get("countryCode") or "")[:2],
+            "ship_country": str(address.get("countryCode") or ""),
         })
     lines = None
     if "orderItems" in raw:
@@ -273,7 +273,7 @@ def line_from_2026(raw: dict, *, currency: str = "") -> LineData:
     parts = _breakdowns(raw.get("proceeds") or {})
     values: dict[str, Any] = {
         "asin": str(product.get("asin") or ""),
-        "title": str(product.get("title") or "")[:500],
+        "title": str(product.get("title") or ""),
         "quantity_ordered": quantity,
         "quantity_shipped": int((raw.get("fulfillment") or {}).get("quantityFulfilled") or 0),
     }
@@ -291,7 +291,7 @@ def line_from_2026(raw: dict, *, currency: str = "") -> LineData:
     promotions = (raw.get("promotion") or {}).get("breakdowns") or []
     values["promotion_ids"] = ",".join(
         str(p.get("promotionId")) for p in promotions if isinstance(p, dict)
-    )[:255]
+    )
     if unit_currency or currency:
         values["currency"] = unit_currency or currency
     return LineData(
@@ -302,16 +302,49 @@ def line_from_2026(raw: dict, *, currency: str = "") -> LineData:
     )
 
 
+def _text_widths(model_name: str) -> dict[str, int]:
+    from django.apps import apps
+
+    model = apps.get_model("orders", model_name)
+    return {f.name: f.max_length for f in model._meta.get_fields()
+            if getattr(f, "max_length", None)}
+
+
+def _fits_lines(lines: list[LineData], order_id: str = "") -> list[LineData]:
+    widths = _text_widths("OrderLine")
+    for line in lines:
+        _fits_values(line.values, widths, f"item {line.seller_sku or '?'}", order_id)
+    return lines
+
+
+def _fits_values(values: dict, widths: dict[str, int], where: str, order_id: str) -> None:
+    for name, value in values.items():
+        width = widths.get(name)
+        if isinstance(value, str) and width is not None and len(value) > width:
+            raise OrderDataError(
+                f"{order_id or 'order'}: the {where}'s {name.replace('_', ' ')} is "
+                f"{len(value)} characters long; at most {width} can be stored")
+
+
+def _fits(data: OrderData) -> OrderData:
+    """Text from the Orders API longer than its column is refused (the order becomes an
+    exception naming the field), never cut to fit."""
+    _fits_values(data.values, _text_widths("Order"), "order", data.amazon_order_id)
+    _fits_lines(data.lines or [], data.amazon_order_id)
+    return data
+
+
 def order_from_api(raw: dict, items: list[dict] | None = None) -> OrderData:
-    """Either API version, told apart by its keys; ``items`` are v0 getOrderItems objects."""
+    """Either API version, told apart by its keys; ``items`` are v0 getOrderItems objects.
+    Text longer than its column is refused (``OrderDataError``), never cut."""
     if "AmazonOrderId" in raw:
         data = order_from_v0(raw)
         if items is not None:
             currency = data.values.get("currency", "")
             data.lines = [line_from_v0(i, currency=currency) for i in items]
-        return data
+        return _fits(data)
     if "orderId" in raw:
-        return order_from_2026(raw)
+        return _fits(order_from_2026(raw))
     raise OrderDataError("not an Amazon order object (no AmazonOrderId or orderId)")
 
 
@@ -322,7 +355,7 @@ def lines_from_api(items: Iterable[dict], *, currency: str = "") -> list[LineDat
             out.append(line_from_v0(item, currency=currency))
         else:
             out.append(line_from_2026(item, currency=currency))
-    return out
+    return _fits_lines(out)
 
 
 # ---------------------------------------------------------------------------- all-orders report

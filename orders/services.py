@@ -731,10 +731,15 @@ def shipment_confirm(*, shipment: Shipment, client, flow: str = SHIPMENTS_FLOW, 
             _shipment_problem(shipment=shipment, flow=flow, reason=CONFIRM_ERROR, run=run,
                               message=f"Could not read the order items: {err}")
             return shipment.status
-        from .parsers import lines_from_api
+        from .parsers import OrderDataError, lines_from_api
 
-        order_lines_fill_ids(order=order, lines=lines_from_api(
-            [i.raw for i in items], currency=order.currency))
+        try:
+            api_lines = lines_from_api([i.raw for i in items], currency=order.currency)
+        except OrderDataError as err:
+            _shipment_problem(shipment=shipment, flow=flow, reason=CONFIRM_ERROR, run=run,
+                              message=f"Could not read the order items: {err}")
+            return shipment.status
+        order_lines_fill_ids(order=order, lines=api_lines)
         ship_lines = list(shipment.lines.select_related("order_line"))
         if any(not sl.order_line.order_item_id for sl in ship_lines):
             _shipment_problem(

@@ -214,3 +214,20 @@ def test_a_new_account_is_backfilled_from_the_all_orders_report(account, mapped,
     assert Order.objects.get(amazon_order_id="111-0000005-0000001").status == "Unshipped"
     assert position(account) == T0 + 7 * MIN
     assert result.created == 2 and result.fetched == 3
+
+
+def test_api_text_longer_than_its_column_is_refused_never_cut(account, mapped, amazon):
+    from amazonsync.models import SyncException
+
+    cursor_at(account, T0)
+    amazon.order("111-0000009-0000001", updated=T0 + MIN)
+    long_title = "Ünïcödé " * 100  # 800 characters; the column holds 500
+    amazon.items["111-0000009-0000001"] = [
+        {**v0_item("SKU-MFN"), "Title": long_title}]
+    amazon.order("111-0000009-0000002", updated=T0 + 2 * MIN)
+    result = run(account)
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert not Order.objects.filter(amazon_order_id="111-0000009-0000001").exists()
+    assert Order.objects.filter(amazon_order_id="111-0000009-0000002").exists()
+    exc = SyncException.objects.get(object_key="111-0000009-0000001")
+    assert "title is 800 characters long; at most 500 can be stored" in exc.message
