@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for `make test` (one per core on the 2-core CI machine); 0 = serial
+TEST_WORKERS ?= 2
 
 .PHONY: run test bench lint venv demo clean
 
@@ -20,7 +22,7 @@ run: $(STAMP)
 	$(PY) manage.py runall
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
