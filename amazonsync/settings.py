@@ -109,10 +109,13 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The django-q2 ORM broker, the workers and the admin share one file: take the write
     # lock up front, wait for it instead of failing, and let readers run beside writers.
+    # Savepoint journals go to a temporary file, not memory: a million-line settlement
+    # imported inside the command's per-file transaction would otherwise hold ~140 MB.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                        "PRAGMA temp_store=FILE;",
     }
     DATABASES["default"].setdefault("TEST", {})
 # PostgreSQL: log in as DATABASE_URL's user but work as the application's own role (no
