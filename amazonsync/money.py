@@ -38,3 +38,15 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 
 def fmt(amount: Decimal, currency: str) -> str:
     return f"{quantize(amount, currency):f}"
+
+
+def display(amount: Decimal | None, currency: str, *, empty: str = "—") -> str:
+    """The one way money is shown to people: the currency's own places, thousands
+    separators, a leading minus, and the ISO code after it (``-1,234.50 USD``, ``1,500 JPY``).
+    ``None`` shows as ``empty``; an amount without a currency shows without a code."""
+    if amount is None:
+        return empty
+    if not currency:
+        return f"{amount:,f}"
+    places = decimals(currency)
+    return f"{quantize(Decimal(amount), currency):,.{places}f} {currency.upper()}"
