@@ -20,4 +20,6 @@ class AmazonsyncConfig(AppConfig):
 
         # Each app registers its flows (and exception retry handlers) in <app>/flows.py.
         autodiscover_modules("flows")
+        # ... and its scheduled housekeeping tasks (register_housekeeping) in <app>/tasks.py.
+        autodiscover_modules("tasks")
         post_migrate.connect(_groups_in_step, sender=self, dispatch_uid="groups_in_step")

@@ -60,7 +60,10 @@ def register_flow(
     per_marketplace: bool = True,
     owner_team: str = Team.OPS,
     description: str = "",
+    every: int = 60,
 ) -> Callable[[Callable[[FlowContext], None]], Callable[[FlowContext], None]]:
+    """Declare a flow; ``every`` is its schedule's interval in minutes."""
+
     def decorator(func: Callable[[FlowContext], None]) -> Callable[[FlowContext], None]:
         flow_add(Flow(
             name=name,
@@ -70,6 +73,7 @@ def register_flow(
             owner_team=owner_team,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
             context=FlowContext,
+            every=every,
         ))
         return func
 

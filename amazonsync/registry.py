@@ -27,9 +27,22 @@ class Flow:
     description: str
     # builds the context the flow runs in: context(run=, account=, marketplace=, flow=)
     context: Callable[..., Any]
+    # how often its django-q2 schedule runs it, in minutes (staff may change a schedule's
+    # interval in the admin afterwards; schedules_sync leaves an edited interval alone)
+    every: int = 60
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """A scheduled task that is not a flow (one schedule, not one per account)."""
+
+    name: str
+    func: str  # dotted path django-q2 imports, stored in the Schedule row
+    schedule_type: str  # a django_q Schedule.TYPE value, e.g. "D" for daily
 
 
 _REGISTRY: dict[str, Flow] = {}
+_HOUSEKEEPING: dict[str, Housekeeping] = {}
 
 
 def flow_add(flow: Flow) -> Flow:
@@ -52,3 +65,19 @@ def all_flows() -> list[Flow]:
 def unregister_flow(name: str) -> None:
     """For tests that register throw-away flows."""
     _REGISTRY.pop(name, None)
+
+
+def register_housekeeping(name: str, *, schedule_type: str):
+    """Decorate a module-level task function to give it one schedule of its own."""
+
+    def decorator(func):
+        _HOUSEKEEPING[name] = Housekeeping(
+            name=name, func=f"{func.__module__}.{func.__qualname__}", schedule_type=schedule_type
+        )
+        return func
+
+    return decorator
+
+
+def all_housekeeping() -> list[Housekeeping]:
+    return [_HOUSEKEEPING[name] for name in sorted(_HOUSEKEEPING)]

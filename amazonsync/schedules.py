@@ -10,35 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db import transaction
 from django_q.models import Schedule
 
 from .flows import all_flows
+from .registry import all_housekeeping, get_flow
 from .services import flow_targets
 
 PREFIX = "flow "
 TASK = "amazonsync.tasks.run_flow"
-
-DEFAULT_MINUTES = {
-    "orders": 5,
-    "shipments": 5,
-    "inventory_push": 15,
-    "price_push": 15,
-    "fba_inventory_pull": 30,
-    "inbound_pull": 60,
-    "returns": 60,
-    "settlements": 360,
-    "account_check": 1440,
-}
-FALLBACK_MINUTES = 60
-
-# Housekeeping tasks that are not flows.
-HOUSEKEEPING = {
-    "health snapshot": ("amazonsync.tasks.health_snapshot", Schedule.DAILY, None),
-    "refund matching": ("returns.tasks.match_refunds_all", Schedule.DAILY, None),
-}
-
 
 @dataclass
 class ScheduleSync:
@@ -77,15 +57,12 @@ def schedules_sync() -> ScheduleSync:
                 continue
             Schedule.objects.create(
                 name=name, func=TASK, args=args, schedule_type=Schedule.MINUTES,
-                minutes=DEFAULT_MINUTES.get(flow, FALLBACK_MINUTES), repeats=-1,
+                minutes=get_flow(flow).every, repeats=-1,
             )
             result.created += 1
-        for name, (func, schedule_type, minutes) in HOUSEKEEPING.items():
-            if not apps.is_installed(func.split(".")[0]):
-                continue
+        for task in all_housekeeping():
             Schedule.objects.get_or_create(
-                name=name,
-                defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes,
-                          "repeats": -1},
+                name=task.name,
+                defaults={"func": task.func, "schedule_type": task.schedule_type, "repeats": -1},
             )
     return result

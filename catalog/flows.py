@@ -9,25 +9,26 @@ from amazonsync.models import Team
 from . import services
 
 
-@register_flow("inventory_push", switch="inventory", owner_team=Team.OPS)
+@register_flow("inventory_push", switch="inventory", owner_team=Team.OPS, every=15)
 def inventory_push(ctx: FlowContext) -> None:
     """Push changed MFN quantities (merchant stock, kits from components) as listings feeds."""
     services.quantities_push(ctx=ctx)
 
 
-@register_flow("price_push", switch="prices", owner_team=Team.OPS)
+@register_flow("price_push", switch="prices", owner_team=Team.OPS, every=15)
 def price_push(ctx: FlowContext) -> None:
     """Push changed listing prices as listings feeds."""
     services.prices_push(ctx=ctx)
 
 
-@register_flow("fba_inventory_pull", switch="inventory", owner_team=Team.OPS)
+@register_flow("fba_inventory_pull", switch="inventory", owner_team=Team.OPS,
+               every=30)
 def fba_inventory_pull(ctx: FlowContext) -> None:
     """Pull FBA stock per SKU (getInventorySummaries) with its freshness."""
     services.fba_stock_pull(ctx=ctx)
 
 
-@register_flow("inbound_pull", switch="inventory", owner_team=Team.OPS)
+@register_flow("inbound_pull", switch="inventory", owner_team=Team.OPS, every=60)
 def inbound_pull(ctx: FlowContext) -> None:
     """Pull FBA inbound shipments; discrepancies after closing become ops exceptions."""
     services.inbound_pull(ctx=ctx)

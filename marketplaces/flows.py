@@ -8,7 +8,8 @@ from amazonsync.models import Team
 from .models import AccountMarketplace
 
 
-@register_flow("account_check", per_marketplace=False, owner_team=Team.OPS)
+@register_flow("account_check", per_marketplace=False, owner_team=Team.OPS,
+               every=1440)
 def account_check(ctx: FlowContext) -> None:
     """Check the account's credentials and that it sells where we think it sells."""
     participations = ctx.client.get_marketplace_participations()

@@ -42,13 +42,13 @@ def backfill_gap() -> datetime.timedelta:
     return datetime.timedelta(hours=getattr(settings, "ORDERS_BACKFILL_GAP_HOURS", 72))
 
 
-@register_flow("orders", switch="orders", owner_team=Team.OPS)
+@register_flow("orders", switch="orders", owner_team=Team.OPS, every=5)
 def orders(ctx: FlowContext) -> None:
     """Orders updated since the last run (all-orders report for a new account or long gap)."""
     orders_sync(ctx=ctx, client=ctx.client)
 
 
-@register_flow("shipments", switch="shipments", owner_team=Team.OPS)
+@register_flow("shipments", switch="shipments", owner_team=Team.OPS, every=5)
 def shipments(ctx: FlowContext) -> None:
     """Confirm recorded MFN packages to Amazon (confirmShipment, package by package)."""
     from .selectors import shipments_to_confirm

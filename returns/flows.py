@@ -31,7 +31,7 @@ def returns_window(position: datetime.datetime | None, now: datetime.datetime
     return start, end
 
 
-@register_flow("returns", switch="returns", owner_team=Team.OPS)
+@register_flow("returns", switch="returns", owner_team=Team.OPS, every=60)
 def returns_flow(ctx: FlowContext) -> None:
     """Fetch FBA and MFN returns reports, store returns, apply dispositions, match refunds."""
     from .services import refunds_match, returns_import

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from django_q.models import Schedule
+
+from amazonsync.registry import register_housekeeping
+
 
 def match_refunds(account_id: int, marketplace_id: str | None = None) -> dict:
     """Re-run refund matching (the 45-day clock moves even when no report brings rows)."""
@@ -18,15 +22,7 @@ def match_refunds(account_id: int, marketplace_id: str | None = None) -> dict:
             "candidates_closed": counts.candidates_closed, "follow_ups": counts.follow_ups}
 
 
-def apply_adjustment(return_id: int) -> bool:
-    """Apply one return's disposition rule (idempotent)."""
-    from .models import ReturnEvent
-    from .services import return_adjustment_apply
-
-    event = ReturnEvent.objects.get(pk=return_id)
-    return return_adjustment_apply(return_event=event).adjustment is not None
-
-
+@register_housekeeping("refund matching", schedule_type=Schedule.DAILY)
 def match_refunds_all() -> int:
     """Daily: refund matching for every active account, so returns cross the 45-day line
     even on days without new reports."""

@@ -23,7 +23,7 @@ OVERLAP = datetime.timedelta(days=2)
 
 
 @register_flow("settlements", switch="settlements", per_marketplace=False,
-               owner_team=Team.FINANCE)
+               owner_team=Team.FINANCE, every=360)
 def settlements(ctx: FlowContext) -> None:
     """Import new V2 settlement reports (getReports, each document once)."""
     from .services import settlement_import
