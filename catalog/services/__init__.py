@@ -23,8 +23,8 @@ from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, exceptions_retry
 from marketplaces.models import Marketplace, SellerAccount
 
-from . import feeds, selectors
-from .models import FbaStock, InboundShipment, InboundShipmentItem, Item, Listing, PushFeed
+from .. import feeds, selectors
+from ..models import FbaStock, InboundShipment, InboundShipmentItem, Item, Listing, PushFeed
 
 UNMAPPED_SKU = "unmapped_sku"
 WAITING_ON_MAPPING = "waiting_on_mapping"
