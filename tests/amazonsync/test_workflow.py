@@ -125,3 +125,27 @@ def test_scheduled_task_runs_the_flow(account, two_flows):
     run = SyncRun.objects.get(pk=run_id)
     assert run.trigger == "schedule" and run.status == "succeeded"
     assert run.started_at <= timezone.now()
+
+
+def test_new_schedule_runs_every_the_flows_interval_and_housekeeping_comes_from_the_registry(
+    account,
+):
+    register_flow("t_sched_every", switch="orders", every=7)(lambda ctx: None)
+    try:
+        schedules_sync()
+    finally:
+        unregister_flow("t_sched_every")
+    schedule = Schedule.objects.get(name=schedule_name("t_sched_every", "A1TESTSELLER", "US"))
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 7
+    assert schedule.func == "amazonsync.tasks.run_flow"
+    # housekeeping tasks registered next to their code (register_housekeeping) get one
+    # schedule each, calling the decorated function
+    refunds = Schedule.objects.get(name="refund matching")
+    assert refunds.func == "returns.tasks.match_refunds_all"
+    assert refunds.schedule_type == Schedule.DAILY and refunds.repeats == -1
+    snapshot = Schedule.objects.get(name="health snapshot")
+    assert snapshot.func == "amazonsync.tasks.health_snapshot"
+    assert snapshot.schedule_type == Schedule.DAILY
+    # once: a second pass creates no other housekeeping schedule
+    schedules_sync()
+    assert Schedule.objects.filter(name__in=["refund matching", "health snapshot"]).count() == 2
