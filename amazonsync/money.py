@@ -5,25 +5,29 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-# Minor units per ISO 4217 for the currencies Amazon marketplaces settle in.
-CURRENCY_DECIMALS: dict[str, int] = {
-    "JPY": 0,
-    "KRW": 0,
-    "CLP": 0,
-    "VND": 0,
-    "ISK": 0,
-    "HUF": 2,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
+# ISO 4217 currencies in use, with their minor units (fund, metal and test codes left out:
+# nobody is paid in them). The one list of what a currency code may be and of how many
+# places it has (a code not in the list has DEFAULT_DECIMALS).
+ISO_4217: dict[str, int] = {
+    **dict.fromkeys((
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+        "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR "
+        "KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD "
+        "TZS UAH USD UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG"
+    ).split(), 2),
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
 }
 DEFAULT_DECIMALS = 2
 
 
 def decimals(currency: str) -> int:
-    return CURRENCY_DECIMALS.get((currency or "").upper(), DEFAULT_DECIMALS)
+    """Minor units of an ISO currency (:data:`DEFAULT_DECIMALS` for a code not in the list)."""
+    return ISO_4217.get((currency or "").upper(), DEFAULT_DECIMALS)
 
 
 @lru_cache(maxsize=64)

@@ -18,15 +18,9 @@ from typing import Any
 from django.utils import timezone
 
 from amazonsync.flatfiles import values
-from amazonsync.reports import (
-    ReportFormatError,
-    ReportSource,
-    Row,
-    parse_amazon_datetime,
-    read_flat_file,
-    replayable,
-    typed,
-)
+from amazonsync.flatfiles.reading import ReportFormatError, ReportSource, replayable
+from amazonsync.flatfiles.rows import Row, read_flat_file, typed
+from amazonsync.flatfiles.syntax import parse_amazon_datetime
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 

@@ -47,9 +47,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 def _money(amount, currency: str) -> str:
     if amount is None:
         return "-"
-    from amazonsync.reports import quantize_money
+    from amazonsync.money import quantize
 
-    return f"{currency} {quantize_money(amount, currency):f}" if currency else f"{amount}"
+    return f"{currency} {quantize(amount, currency):f}" if currency else f"{amount}"
 
 
 # --------------------------------------------------------------------------- returns

@@ -8,7 +8,7 @@
 
 Columns are read by header name (any order, any case, extra columns ignored but kept in the
 raw row); files come plain or gzip, UTF-8 with or without BOM or Windows-1252, with the
-date and amount formats of every marketplace: all of that is ``amazonsync.reports``.
+date and amount formats of every marketplace: all of that is ``amazonsync.flatfiles``.
 
 A header without the required columns raises :class:`ReportFormatError` (the whole file
 is wrong), as does a file over the reading limits (a line over 1 MiB, a value over 32 KiB).
@@ -30,13 +30,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from amazonsync.flatfiles import values
-from amazonsync.reports import (
-    FlatFile,
-    ReportFormatError,
-    ReportSource,
-    Row,
-    typed,
-)
+from amazonsync.flatfiles.reading import ReportFormatError, ReportSource
+from amazonsync.flatfiles.rows import FlatFile, Row, typed
 
 __all__ = [
     "FBA_REPORT_TYPE",

@@ -11,9 +11,9 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
-from amazonsync.reports import ReportFormatError
 
 from .models import SettlementReportDocument
 from .parsers import REPORT_TYPE

@@ -30,6 +30,8 @@ from operator import itemgetter
 
 from django.utils import timezone
 
+from amazonsync.flatfiles.reading import ReportFormatError, ReportSource, is_reopenable
+from amazonsync.flatfiles.rows import FlatFile, Row, typed
 from amazonsync.flatfiles.values import (
     MAX_QUANTITY,
     MAX_TOTAL,
@@ -43,14 +45,6 @@ from amazonsync.flatfiles.values import (
     parse_quantity,
     parse_settlement_id,
     window_until_now,
-)
-from amazonsync.reports import (
-    FlatFile,
-    ReportFormatError,
-    ReportSource,
-    Row,
-    is_reopenable,
-    typed,
 )
 
 __all__ = [

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 
-from amazonsync.reports import quantize_money
+from amazonsync.money import quantize
 
 from .models import JournalBatch, JournalLine, Settlement, SettlementLine
 
@@ -41,8 +41,8 @@ def journal_summary(settlement: Settlement) -> dict:
     return {
         "status": status,
         "batches": len(batches),
-        "debit_total": str(quantize_money(debit, currency)),
-        "credit_total": str(quantize_money(credit, currency)),
+        "debit_total": str(quantize(debit, currency)),
+        "credit_total": str(quantize(credit, currency)),
         "balanced": debit == credit and all(b.balanced for b in batches),
     }
 
@@ -51,7 +51,7 @@ def settlement_as_json(settlement: Settlement, *, created: bool) -> dict:
     currency = settlement.currency
 
     def money(value):
-        return None if value is None else str(quantize_money(value, currency))
+        return None if value is None else str(quantize(value, currency))
 
     return {
         "settlement_id": settlement.settlement_id,
@@ -248,7 +248,7 @@ def order_reconciliation(settlement: Settlement, *, limit: int = 10_000, totals=
     currency = settlement.currency
 
     def money(value: Decimal) -> Decimal:
-        return quantize_money(value, currency)
+        return quantize(value, currency)
 
     for order_id, settled in sorted(principal.items()):
         amount = sum(settled.values(), ZERO)

@@ -19,9 +19,10 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from amazonsync.flatfiles.reading import ReportFormatError, ReportSource
 from amazonsync.models import SyncException, Team
+from amazonsync.money import decimals, quantize
 from amazonsync.money import fmt as fmt_money
-from amazonsync.reports import ReportFormatError, ReportSource, currency_places, quantize_money
 from amazonsync.services import exception_record, exception_resolve, register_retry
 from amazonsync.spreadsheets import neutralise
 from marketplaces.models import Marketplace, SellerAccount
@@ -577,7 +578,7 @@ def _plan_journal(
         day = max(day, period)
         net = ZERO
         for gl_id, amount in sorted(per_account[period].items()):
-            rounded = quantize_money(amount, currency)
+            rounded = quantize(amount, currency)
             if rounded == 0:
                 continue
             net += rounded
@@ -591,7 +592,7 @@ def _plan_journal(
                              f"Amazon settlement {settlement.settlement_id} · clearing")
             )
     # The deposit: bank clearing against Amazon clearing, on the deposit date.
-    total = quantize_money(settlement.total_amount, currency)
+    total = quantize(settlement.total_amount, currency)
     if total:
         deposit_day = (settlement.deposit_date or settlement.end_date).date()
         period = _period_of(deposit_day)
@@ -861,7 +862,7 @@ def settlement_unexplained(settlement: Settlement) -> Unexplained:
             adjusted += net
     unmapped = batches.aggregate(n=Sum("unmapped_lines"))["n"] or 0
     return Unexplained(
-        total=quantize_money(settlement.total_amount, settlement.currency),
+        total=quantize(settlement.total_amount, settlement.currency),
         booked=booked, adjusted=adjusted, drift=clearing, unmapped_lines=unmapped,
     )
 
@@ -1052,14 +1053,14 @@ def _adjustment_amount(amount, currency: str) -> Decimal:
         raise SettlementError(f'"{amount}" is not an amount: write it like 908.46 or -12.50.')
     if not value:
         raise SettlementError("An adjustment of zero explains nothing.")
-    places = currency_places(currency)
-    if value != quantize_money(value, currency):
+    places = decimals(currency)
+    if value != quantize(value, currency):
         raise SettlementError(
             f"{value} {currency} has more decimal places than {currency} allows ({places})."
         )
     if abs(value) >= ADJUSTMENT_MAX:
         raise SettlementError(f"{value} {currency} is too large for an adjustment.")
-    return quantize_money(value, currency)
+    return quantize(value, currency)
 
 
 def journal_batch_delete(*, batch: JournalBatch, user=None) -> None:
@@ -1136,7 +1137,7 @@ def journal_batches_export(*, batches: Iterable[JournalBatch], user) -> str:
             .order_by("batch__period", "batch_id", "id")
         )
         for x in lines:
-            places = currency_places(x.currency)
+            places = decimals(x.currency)
             # a GL code, memo or reference a spreadsheet would run as a formula is inert
             writer.writerow(
                 [
@@ -1246,7 +1247,7 @@ def settlement_reconcile(
     )
     s.adjustment_net = (adjusted["c"] or ZERO) - (adjusted["d"] or ZERO)
     # what the journal does not account for: explained adjustments count
-    s.journal_drift = quantize_money(
+    s.journal_drift = quantize(
         s.total_amount - s.journal_net - s.adjustment_net, currency
     )
     s.deposit_drift = (

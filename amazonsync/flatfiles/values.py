@@ -1,6 +1,6 @@
 """Values read from Amazon flat files: validation at the edge (what this back office
 accepts), one place per kind, on top of :mod:`.syntax` (how each marketplace writes amounts
-and dates, re-exported here).
+and dates).
 
 Every parser (all-orders, FBA and MFN returns, V2 settlements) turns the text of a cell
 into a typed value through the functions here, so a value is accepted or refused the same
@@ -15,7 +15,8 @@ way wherever it appears:
 * **ids and codes**: :func:`parse_order_id` (Amazon's 3-7-7), :func:`parse_settlement_id`
   (digits, at most 20), :func:`parse_sku` (at most 40 characters, as Amazon allows),
   :func:`parse_asin`, :func:`parse_fnsku`, :func:`parse_country`, and
-  :func:`parse_currency` (ISO 4217, from :data:`ISO_4217`).
+  :func:`parse_currency` (ISO 4217, from :data:`amazonsync.money.ISO_4217`, the one
+  table of currencies and their places).
 * **dates** :func:`parse_datetime_in` / :func:`parse_date_in`: within a
   :class:`DateWindow` around the report's period or today (year 1 or 9999 is refused; an
   order last updated in the far future would never update again).
@@ -24,7 +25,7 @@ way wherever it appears:
 
 Each function takes the text of one cell (stripped) and returns the typed value or raises
 :class:`ValueRefused` (a ``ValueError``) saying what is wrong and what is allowed. The caller
-adds where: ``amazonsync.reports.typed`` turns it into a ``ReportFormatError`` naming the
+adds where: ``amazonsync.flatfiles.rows.typed`` turns it into a ``ReportFormatError`` naming the
 file, the line and the column. Nothing here imports an app or a model.
 """
 
@@ -35,26 +36,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from amazonsync.money import quantize as money_quantize
+from amazonsync.money import ISO_4217, decimals
 
-from .syntax import parse_amazon_date, parse_amazon_datetime, parse_amount, parse_int
+from .syntax import parse_amazon_date, parse_amazon_datetime, parse_amount
 
 __all__ = [
     "ValueRefused",
-    "ISO_4217",
     "MAX_AMOUNT",
     "MONEY_COLUMN_LIMIT",
     "MAX_TOTAL",
     "MAX_QUANTITY",
     "SKU_MAX",
     "DateWindow",
-    "currency_places",
-    "quantize_money",
     "shown",
-    "parse_amount",
-    "parse_int",
-    "parse_amazon_datetime",
-    "parse_amazon_date",
     "parse_money",
     "check_money_total",
     "parse_quantity",
@@ -85,33 +79,6 @@ def shown(text: str, limit: int = 40) -> str:
 
 
 # --------------------------------------------------------------------------- currencies
-
-# ISO 4217 currencies in use, with their minor units (fund, metal and test codes left out:
-# nobody is paid in them). The one list of what a currency code may be.
-ISO_4217: dict[str, int] = {
-    **dict.fromkeys((
-        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN "
-        "BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
-        "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR "
-        "KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
-        "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
-        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD "
-        "TZS UAH USD UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG"
-    ).split(), 2),
-    **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-}
-
-
-def currency_places(currency: str) -> int:
-    """Minor units of an ISO currency (2 for a code not in the list, as amazonsync.money)."""
-    return ISO_4217.get((currency or "").upper(), 2)
-
-
-def quantize_money(amount: Decimal, currency: str) -> Decimal:
-    """Round to the currency's minor unit, half up (amazonsync.money, re-exported)."""
-    return money_quantize(amount, currency)
 
 
 def parse_currency(text: str) -> str:
@@ -148,7 +115,7 @@ def parse_money(text: str, *, currency: str) -> Decimal:
     currency's minor units (JPY ``4.99``, USD ``1.2345678901``; trailing zeros are exact and
     accepted: JPY ``500.00`` is 500), and magnitudes of :data:`MAX_AMOUNT` or more.
     """
-    places = currency_places(currency)
+    places = decimals(currency)
     plain = _PLAIN_MONEY.fullmatch(text)
     if plain is not None and len(plain.group(1) or "") <= places:
         return Decimal(text)  # the usual case: -12.34 (under MAX_AMOUNT by its shape)
@@ -159,10 +126,10 @@ def parse_money(text: str, *, currency: str) -> Decimal:
     value = parse_amount(text, places=places)
     written = -value.as_tuple().exponent  # type: ignore[operator]
     if written > places:
-        decimals = max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
-        if decimals > places:
+        exact = max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+        if exact > places:
             raise ValueRefused(
-                f"{shown(text)} has {decimals} decimals but {currency or 'the currency'} "
+                f"{shown(text)} has {exact} decimals but {currency or 'the currency'} "
                 f"has {places}: refused, not rounded"
             )
         value = value.quantize(Decimal(1).scaleb(-places))  # exact: only zeros dropped

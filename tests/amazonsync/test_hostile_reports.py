@@ -17,12 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from amazonsync.flatfiles import values
-from amazonsync.reports import (
-    MAX_LINE_BYTES,
-    FlatFile,
-    ReportFormatError,
-    iter_text_lines,
-)
+from amazonsync.flatfiles.reading import MAX_LINE_BYTES, ReportFormatError, iter_text_lines
+from amazonsync.flatfiles.rows import FlatFile
 from tests.orders.builders import T0, report_row, report_text
 from tests.returns.samples import fba_file, fba_row, mfn_file, mfn_row
 from tests.settlements.settlement_samples import DEFAULT_LINES, settlement_file
@@ -146,10 +142,17 @@ def test_text_longer_than_its_column_is_refused_not_cut():
 
 
 def test_known_currencies_agree_with_the_money_helpers():
-    from amazonsync.money import CURRENCY_DECIMALS
+    from amazonsync import money
 
-    for code, places in CURRENCY_DECIMALS.items():
-        assert values.ISO_4217[code] == places
+    # One table: a currency's places are the same when a report's amount is read and when
+    # an amount is rounded or shown.
+    for code, places in {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0, "HUF": 2,
+                         "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}.items():
+        assert money.ISO_4217[code] == places
+        assert money.decimals(code) == places
+        smallest = Decimal(1).scaleb(-places)
+        assert values.parse_money(str(smallest), currency=code) == smallest
+        assert money.quantize(smallest, code) == smallest
 
 
 # --------------------------------------------------------------------------- reading

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from amazonsync.reports import ReportFormatError, iter_text_blocks
+from amazonsync.flatfiles.reading import ReportFormatError, iter_text_blocks
 from tests.orders import test_fuzz_all_orders as orders_fuzz
 from tests.returns import test_fuzz_returns as returns_fuzz
 from tests.settlements import test_fuzz_settlement as settlement_fuzz

@@ -25,7 +25,7 @@ from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amazonsync.reports import ReportFormatError
+from amazonsync.flatfiles.reading import ReportFormatError
 from tests.amazonsync.fuzzing import (
     ASINS,
     BAD_AMOUNTS,

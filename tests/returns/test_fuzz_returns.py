@@ -27,7 +27,7 @@ from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amazonsync.reports import ReportFormatError
+from amazonsync.flatfiles.reading import ReportFormatError
 from returns.parsers import FBA_REPORT_TYPE, MFN_REPORT_TYPE
 from tests.amazonsync.fuzzing import (
     ASINS,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from amazonsync.reports import ReportFormatError
+from amazonsync.flatfiles.reading import ReportFormatError
 from returns.parsers import (
     FBA_REPORT_TYPE,
     MFN_REPORT_TYPE,

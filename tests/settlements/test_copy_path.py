@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from amazonsync.reports import ReportFormatError
+from amazonsync.flatfiles.reading import ReportFormatError
 from settlements.parsers import COLUMNS, LineTotals, parse_settlement, render_copy_row
 from settlements.selectors import order_line_kind
 from tests.settlements.settlement_samples import (

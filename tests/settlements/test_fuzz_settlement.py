@@ -22,7 +22,7 @@ from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amazonsync.reports import ReportFormatError
+from amazonsync.flatfiles.reading import ReportFormatError
 from settlements.parsers import COLUMNS
 from tests.amazonsync.fuzzing import (
     BAD_AMOUNTS,

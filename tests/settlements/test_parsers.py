@@ -11,16 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from amazonsync.reports import (
-    ReportFormatError,
-    currency_places,
-    iter_text_lines,
+from amazonsync.flatfiles.reading import ReportFormatError, iter_text_lines
+from amazonsync.flatfiles.syntax import (
     parse_amazon_date,
     parse_amazon_datetime,
     parse_amount,
     parse_int,
-    quantize_money,
 )
+from amazonsync.money import decimals, quantize
 from settlements.parsers import COLUMNS, REPORT_TYPE, parse_settlement
 from tests.settlements.settlement_samples import (
     DEFAULT_LINES,
@@ -557,11 +555,11 @@ def test_parse_int():
 
 
 def test_currency_places_and_rounding():
-    assert currency_places("JPY") == 0
-    assert currency_places("eur") == 2
-    assert quantize_money(Decimal("100.5"), "JPY") == Decimal("101")
-    assert quantize_money(Decimal("-0.005"), "EUR") == Decimal("-0.01")
-    assert str(quantize_money(Decimal("3"), "USD")) == "3.00"
+    assert decimals("JPY") == 0
+    assert decimals("eur") == 2
+    assert quantize(Decimal("100.5"), "JPY") == Decimal("101")
+    assert quantize(Decimal("-0.005"), "EUR") == Decimal("-0.01")
+    assert str(quantize(Decimal("3"), "USD")) == "3.00"
 
 
 def test_iter_text_lines_mixed_line_endings():

@@ -12,8 +12,8 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Sum
 
+from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.models import SyncException
-from amazonsync.reports import ReportFormatError
 from amazonsync.services import exceptions_retry
 from settlements import services
 from settlements.models import (

@@ -24,7 +24,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
-from amazonsync.reports import ReportFormatError, get_importer, registered_report_types
+from amazonsync.flatfiles.reading import ReportFormatError
+from amazonsync.reports import get_importer, registered_report_types
 
 IMPORTED_FILES_ID = "IMPORTED-FILES"
 
