@@ -7,24 +7,53 @@ second or two and never issues a query per listing.
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Q
-from django.utils import timezone
-
 from amazonsync.money import quantize
 
-from .models import Channel, FbaStock, Item, KitComponent, Listing, MerchantStock
+from .models import Channel, Item, KitComponent, Listing, MerchantStock
 
 Components = dict[int, list[tuple[int, int]]]  # kit item id -> [(component id, quantity)]
 
 
-def kit_available(components: Iterable[tuple[int, int]], available: dict[int, int]) -> int:
-    """A kit's available quantity: min over its components of floor(available / quantity)."""
+def kit_expand(quantities: Iterable[tuple[int, int]], kits: Components) -> dict[int, int]:
+    """The kit rule: the stocked items (and units) that ``quantities`` of items stand for.
+
+    A kit holds no stock of its own: each unit of it is its components in the kit's
+    quantities, kits of kits expanded all the way down (a component used by two nested kits
+    adds up). A simple item stands for itself. A kit met again inside its own expansion
+    (kits in a cycle, which the constraints cannot forbid) stays as it is there, so no unit
+    is lost. Quantities may be negative (stock leaving). ``kits``: every kit's components,
+    as ``kit_components`` reads them.
+    """
+    out: dict[int, int] = defaultdict(int)
+
+    def add(item_id: int, units: int, path: frozenset[int]) -> None:
+        parts = kits.get(item_id)
+        if not parts or item_id in path:
+            out[item_id] += units
+            return
+        for component_id, quantity in parts:
+            add(component_id, units * quantity, path | {item_id})
+
+    for item_id, units in quantities:
+        add(item_id, units, frozenset())
+    return dict(out)
+
+
+def kit_available(components: Iterable[tuple[int, int]], available: dict[int, int], *,
+                  kits: Components | None = None) -> int:
+    """A kit's available quantity: min over its components of floor(available / quantity).
+
+    With ``kits`` (every kit's components), kits among ``components`` are first expanded to
+    the stocked items they stand for (``kit_expand``), so ``available`` needs stocked items
+    only.
+    """
+    if kits is not None:
+        components = kit_expand(components, kits).items()
     best: int | None = None
     for component_id, quantity in components:
         can = max(0, available.get(component_id, 0)) // max(1, quantity)
@@ -33,9 +62,22 @@ def kit_available(components: Iterable[tuple[int, int]], available: dict[int, in
 
 
 def kit_components(item_ids: Iterable[int] | None = None) -> Components:
-    qs = KitComponent.objects.all()
-    if item_ids is not None:
-        qs = qs.filter(kit_id__in=list(item_ids))
+    """Every kit's components; with ``item_ids``, those of these items and of every kit
+    inside them, all the way down (one query per level)."""
+    if item_ids is None:
+        return _components_of(KitComponent.objects.all())
+    out: Components = {}
+    asked: set[int] = set()
+    pending = set(item_ids)
+    while pending:
+        asked |= pending
+        level = _components_of(KitComponent.objects.filter(kit_id__in=sorted(pending)))
+        out.update(level)
+        pending = {c for parts in level.values() for c, _ in parts} - asked
+    return out
+
+
+def _components_of(qs) -> Components:
     out: Components = defaultdict(list)
     for kit_id, component_id, quantity in qs.values_list("kit_id", "component_id", "quantity"):
         out[kit_id].append((component_id, quantity))
@@ -57,28 +99,13 @@ def available_by_item(
     *, stock: dict[int, int] | None = None, components: Components | None = None
 ) -> dict[int, int]:
     """Available quantity of every item that has stock or is a kit; kits (nested ones too)
-    from their components, simple items from merchant stock."""
+    from the stocked items they stand for, simple items from merchant stock."""
     stock = merchant_available() if stock is None else stock
     components = kit_components() if components is None else components
-    out = {item_id: qty for item_id, qty in stock.items() if item_id not in components}
-    resolving: set[int] = set()
-
-    def resolve(item_id: int) -> int:
-        if item_id in out:
-            return out[item_id]
-        if item_id not in components:
-            return 0
-        if item_id in resolving:  # a kit that contains itself through another kit
-            return 0
-        resolving.add(item_id)
-        value = kit_available(((c, q) for c, q in components[item_id]),
-                              {c: resolve(c) for c, _ in components[item_id]})
-        resolving.discard(item_id)
-        out[item_id] = value
-        return value
-
-    for kit_id in components:
-        resolve(kit_id)
+    stocked = {item_id: qty for item_id, qty in stock.items() if item_id not in components}
+    out = dict(stocked)
+    for kit_id, parts in components.items():
+        out[kit_id] = kit_available(parts, stocked, kits=components)
     return out
 
 
@@ -150,40 +177,3 @@ def price_deltas(*, account_id: int, marketplace_id: str) -> list[PriceChange]:
             out.append(PriceChange(pk, sku, product_type, price, currency, last))
     out.sort(key=lambda c: c.seller_sku)
     return out
-
-
-def fba_freshness(*, account_id: int, marketplace_id: str,
-                  stale_after: datetime.timedelta = datetime.timedelta(hours=24)) -> dict:
-    """FBA stock freshness for the health dashboard: how many FBA listings have stock
-    pulled, the oldest and newest pull, and how many are stale or were never pulled."""
-    now = timezone.now()
-    listings = Listing.objects.filter(account_id=account_id, marketplace_id=marketplace_id,
-                                      channel=Channel.FBA)
-    total = listings.count()
-    stock = FbaStock.objects.filter(listing__in=listings).aggregate(
-        pulled=Count("pk", filter=Q(pulled_at__isnull=False)),
-        oldest=Min("pulled_at"), newest=Max("pulled_at"),
-        stale=Count("pk", filter=Q(pulled_at__lt=now - stale_after)),
-    )
-    return {
-        "fba_listings": total,
-        "pulled": stock["pulled"],
-        "never_pulled": total - stock["pulled"],
-        "stale": stock["stale"],
-        "oldest_pull": stock["oldest"],
-        "newest_pull": stock["newest"],
-        "oldest_age_seconds": (now - stock["oldest"]).total_seconds() if stock["oldest"]
-        else None,
-    }
-
-
-def listing_stale_fba(*, account_id: int, marketplace_id: str,
-                      older_than: datetime.timedelta) -> list[str]:
-    """Seller SKUs of FBA listings whose stock was not pulled within ``older_than``."""
-    cutoff = timezone.now() - older_than
-    return list(
-        Listing.objects.filter(account_id=account_id, marketplace_id=marketplace_id,
-                               channel=Channel.FBA)
-        .filter(Q(fba_stock__isnull=True) | Q(fba_stock__pulled_at__lt=cutoff))
-        .order_by("seller_sku").values_list("seller_sku", flat=True)
-    )

@@ -17,16 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db.models import F
 from django.utils import timezone
 
 from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, register_retry
 from amazonsync.spapi.clock import utcnow
 from amazonsync.spapi.errors import InvalidInput, NotFound, SpApiError
-from catalog.models import KitComponent, Listing, MerchantStock
-from catalog.services import WAITING_ON_MAPPING, listing_discover, listing_key
+from catalog.models import Listing
+from catalog.services import (
+    MERCHANT,
+    WAITING_ON_MAPPING,
+    listing_discover,
+    listing_key,
+    stock_adjust,
+)
 from marketplaces.models import Marketplace, SellerAccount
 
 from .carriers import canonical_carrier_code
@@ -339,7 +344,7 @@ def _lines_apply(*, account, plans: list[_Plan], flow, run, counts: UpsertCounts
     update_fields: set[str] = set()
     waiting: list[tuple[Order, OrderLine]] = []
     mapped_now: list[tuple[Order, OrderLine]] = []
-    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # item -> [reserved, on_hand]
+    deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     for plan in plans:
         order = plan.order
@@ -411,7 +416,7 @@ def _lines_apply(*, account, plans: list[_Plan], flow, run, counts: UpsertCounts
     if to_update:
         OrderLine.objects.bulk_update(list(to_update.values()), sorted(update_fields),
                                       batch_size=500)
-    _stock_apply(deltas)
+    stock_adjust(pool=MERCHANT, deltas=deltas, reason="order")
 
     for order, line in waiting:
         counts.exceptions += 1
@@ -438,7 +443,7 @@ def _lines_apply(*, account, plans: list[_Plan], flow, run, counts: UpsertCounts
 
 
 def _reserve(*, order: Order, line: OrderLine, item_id: int | None, old_shipped: int,
-             deltas: dict[int, list[int]]) -> set[str]:
+             deltas: dict[int, dict[str, int]]) -> set[str]:
     """Bring the line's merchant-stock reservation to what the order needs now.
 
     MFN lines of open orders hold their unshipped quantity of the mapped item; FBA lines
@@ -455,13 +460,13 @@ def _reserve(*, order: Order, line: OrderLine, item_id: int | None, old_shipped:
         if old_item is not None:
             shipped_now = max(0, line.quantity_shipped - old_shipped)
             consumed = min(old_reserved, shipped_now)
-            deltas[old_item][0] += target - old_reserved
-            deltas[old_item][1] -= consumed
+            deltas[old_item]["reserved"] += target - old_reserved
+            deltas[old_item]["on_hand"] -= consumed
     else:
         if old_item is not None and old_reserved:
-            deltas[old_item][0] -= old_reserved
+            deltas[old_item]["reserved"] -= old_reserved
         if target_item is not None:
-            deltas[target_item][0] += target
+            deltas[target_item]["reserved"] += target
     changed = set()
     if line.reserved_quantity != target:
         line.reserved_quantity = target
@@ -470,54 +475,6 @@ def _reserve(*, order: Order, line: OrderLine, item_id: int | None, old_shipped:
         line.stock_item_id = target_item
         changed.add("stock_item")
     return changed
-
-
-def _kits_expanded(deltas: dict[int, list[int]]) -> dict[int, list[int]]:
-    """A kit holds no stock of its own: its reservations and shipments land on its
-    components, in the kit's quantities (nested kits included)."""
-    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    pending = dict(deltas)
-    for _ in range(5):  # kits of kits, a few levels deep at most
-        if not pending:
-            break
-        parts: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for kit_id, component_id, qty in KitComponent.objects.filter(
-            kit_id__in=list(pending)
-        ).values_list("kit_id", "component_id", "quantity"):
-            parts[kit_id].append((component_id, qty))
-        nxt: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for item, (reserved, on_hand) in pending.items():
-            if item not in parts:
-                out[item][0] += reserved
-                out[item][1] += on_hand
-                continue
-            for component, qty in parts[item]:
-                nxt[component][0] += reserved * qty
-                nxt[component][1] += on_hand * qty
-        pending = dict(nxt)
-    for item, (reserved, on_hand) in pending.items():
-        out[item][0] += reserved
-        out[item][1] += on_hand
-    return out
-
-
-def _stock_apply(deltas: dict[int, list[int]]) -> None:
-    deltas = {item: d for item, d in deltas.items() if d[0] or d[1]}
-    if not deltas:
-        return
-    deltas = {item: d for item, d in _kits_expanded(deltas).items() if d[0] or d[1]}
-    have = set(MerchantStock.objects.filter(item_id__in=list(deltas))
-               .values_list("item_id", flat=True))
-    missing = [item for item in deltas if item not in have]
-    if missing:
-        MerchantStock.objects.bulk_create([MerchantStock(item_id=i) for i in missing],
-                                          ignore_conflicts=True)
-    for item, (reserved, on_hand) in sorted(deltas.items()):
-        MerchantStock.objects.filter(item_id=item).update(
-            reserved=Greatest(F("reserved") + reserved, Value(0)),
-            on_hand=F("on_hand") + on_hand,
-            updated_at=timezone.now(),
-        )
 
 
 def order_lines_relink(*, order: Order, seller_sku: str | None = None, flow: str = ORDERS_FLOW
@@ -533,7 +490,7 @@ def order_lines_relink(*, order: Order, seller_sku: str | None = None, flow: str
             account_id=order.account_id, marketplace_id=order.marketplace_id,
             seller_sku__in=[line.seller_sku for line in lines],
         ).values_list("pk", "seller_sku", "item_id")}
-        deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         still = 0
         for line in lines:
             listing_id, item_id = listings.get(line.seller_sku, (None, None))
@@ -551,7 +508,7 @@ def order_lines_relink(*, order: Order, seller_sku: str | None = None, flow: str
                     object_key=line_exception_key(order.amazon_order_id, line.seller_sku),
                     reason_code=WAITING_ON_MAPPING, note="resolved: the SKU is mapped now",
                 )
-        _stock_apply(deltas)
+        stock_adjust(pool=MERCHANT, deltas=deltas, reason="order")
     return still
 
 

@@ -25,6 +25,17 @@ from marketplaces.models import Marketplace, SellerAccount
 
 from .. import feeds, selectors
 from ..models import FbaStock, InboundShipment, InboundShipmentItem, Item, Listing, PushFeed
+from .stock import (
+    FBA,
+    MERCHANT,
+    StockChange,
+    StockError,
+    stock_adjust,
+    stock_changes_detail,
+)
+
+__all__ = ["FBA", "MERCHANT", "StockChange", "StockError", "stock_adjust",
+           "stock_changes_detail"]
 
 UNMAPPED_SKU = "unmapped_sku"
 WAITING_ON_MAPPING = "waiting_on_mapping"

@@ -55,6 +55,60 @@ def test_kits_from_the_database_including_nested_kits():
     assert selectors.item_available(item=mug) == 17
 
 
+def test_a_component_shared_by_nested_kits_counts_the_units_of_both():
+    mug = _item("MUG", 10)
+    single = Item.objects.create(sku="ONE-MUG", name="one mug")
+    KitComponent.objects.create(kit=single, component=mug, quantity=1)
+    pair = Item.objects.create(sku="PAIR", name="a one-mug kit and a mug")
+    KitComponent.objects.create(kit=pair, component=single, quantity=1)
+    KitComponent.objects.create(kit=pair, component=mug, quantity=1)
+    assert selectors.kit_expand([(pair.pk, 3)], selectors.kit_components([pair.pk])) == {
+        mug.pk: 6}
+    assert selectors.available_by_item()[pair.pk] == 5  # two mugs a pair
+
+
+# --- stock_adjust: the one write of stock ---------------------------------------------------
+
+def test_stock_adjust_puts_kits_on_their_components_all_the_way_down():
+    mug, lid = _item("MUG", 10), _item("LID", 5)
+    kit = Item.objects.create(sku="MUG-KIT", name="two mugs and a lid")
+    KitComponent.objects.create(kit=kit, component=mug, quantity=2)
+    KitComponent.objects.create(kit=kit, component=lid, quantity=1)
+    double = Item.objects.create(sku="DOUBLE-KIT", name="two kits")
+    KitComponent.objects.create(kit=double, component=kit, quantity=2)
+    changes = services.stock_adjust(pool=services.MERCHANT, item=double, delta=3,
+                                    reason="test")
+    assert [(c.key, c.column, c.before, c.after) for c in changes] == [
+        (mug.pk, "on_hand", 10, 22), (lid.pk, "on_hand", 5, 11)]
+    assert not MerchantStock.objects.filter(item__in=[kit, double]).exists()
+    assert services.stock_changes_detail(changes) == {"merchant_stock": [
+        {"item": mug.pk, "column": "on_hand", "before": 10, "after": 22},
+        {"item": lid.pk, "column": "on_hand", "before": 5, "after": 11}]}
+
+
+def test_stock_adjust_on_hand_may_go_negative_reserved_never():
+    mug = _item("MUG", 1, reserved=2)
+    services.stock_adjust(pool=services.MERCHANT, reason="test",
+                          deltas={mug.pk: {"on_hand": -3, "reserved": -5}})
+    stock = MerchantStock.objects.get(item=mug)
+    assert (stock.on_hand, stock.reserved) == (-2, 0)
+
+
+def test_stock_adjust_fba_changes_the_listings_row_only(account):
+    kit = Item.objects.create(sku="KIT", name="kit")
+    KitComponent.objects.create(kit=kit, component=_item("MUG", 4), quantity=2)
+    fba = _listing(account, "KIT-FBA", kit, channel="FBA")
+    changes = services.stock_adjust(pool=services.FBA, listing=fba, column="unfulfillable",
+                                    delta=2, reason="test")
+    assert services.stock_changes_detail(changes) == {"fba_stock": [
+        {"listing": fba.pk, "column": "unfulfillable", "before": 0, "after": 2}]}
+    assert FbaStock.objects.get(listing=fba).unfulfillable == 2
+    assert MerchantStock.objects.get(item__sku="MUG").on_hand == 4
+    with pytest.raises(services.StockError):
+        services.stock_adjust(pool=services.FBA, listing=fba, column="on_hand", delta=1,
+                              reason="test")
+
+
 def test_reserved_and_inactive_reduce_what_is_available():
     a, b, c = _item("A", 10, reserved=4), _item("B", 10, reserved=14), _item("C", 10,
                                                                              active=False)
