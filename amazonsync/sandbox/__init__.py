@@ -8,15 +8,14 @@ Public API::
 
 from .app import Sandbox, SandboxConfig
 from .server import serve_forever, start_sandbox, start_sandbox_app
+from .shapes import CARRIER_CODES, MARKETPLACES
 from .world import (
-    CARRIER_CODES,
     DEFAULT_REGION,
     DEFAULT_SELLER,
     DEFAULT_SELLER_NAME,
     DEFAULT_START,
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
-    MARKETPLACES,
     REFRESH_TOKEN,
     REVOKED_REFRESH_TOKEN,
     World,

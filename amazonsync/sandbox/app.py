@@ -48,6 +48,16 @@ from .serializers import (
     order_item_v0,
     order_v0,
 )
+from .shapes import (
+    CARRIER_CODES,
+    DAY,
+    MARKETPLACE_BY_ID,
+    MARKETPLACES,
+    Marketplace,
+    Order,
+    Settlement,
+    order_state,
+)
 from .support import (
     FAULT_PROFILES,
     BadToken,
@@ -59,20 +69,12 @@ from .support import (
     loads,
 )
 from .world import (
-    CARRIER_CODES,
-    DAY,
     DEFAULT_SELLER_NAME,
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
-    MARKETPLACE_BY_ID,
-    MARKETPLACES,
     REFRESH_TOKEN,
     REVOKED_REFRESH_TOKEN,
-    Marketplace,
-    Order,
-    Settlement,
     World,
-    order_state,
 )
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
@@ -771,11 +773,11 @@ class Sandbox:
                                                     job.created, job.marketplace_ids,
                                                     self.shipments)
         elif job.report_type == FBA_RETURNS_REPORT_TYPE:
-            content = world.fba_returns_report_bytes(job.data_start, job.data_end, job.created,
-                                                     job.marketplace_ids)
+            content = report_files.fba_returns_bytes(world, job.data_start, job.data_end,
+                                                     job.created, job.marketplace_ids)
         else:
-            content = world.mfn_returns_report_bytes(job.data_start, job.data_end, job.created,
-                                                     job.marketplace_ids)
+            content = report_files.mfn_returns_bytes(world, job.data_start, job.data_end,
+                                                     job.created, job.marketplace_ids)
         return self._store_document(self._doc_id(f"report/{job.id}"), content)
 
     def _store_document(self, doc_id: str, content: bytes) -> str:
@@ -886,7 +888,7 @@ class Sandbox:
             if settlement is None or seller != self.seller_id:
                 raise _not_found(f"Report document {reportDocumentId} not found.")
             self._store_document(settlement.document_id,
-                                 self.world.settlement_report_bytes(settlement))
+                                 report_files.settlement_bytes(settlement))
             doc = self.documents[reportDocumentId]
         if doc.upload:
             raise _not_found(f"Report document {reportDocumentId} not found.")

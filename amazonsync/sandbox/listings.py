@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .money import quantize
-from .world import MARKETPLACE_BY_ID, Marketplace
+from .shapes import MARKETPLACE_BY_ID, Marketplace
 
 SCHEMA_DIR = Path("/work/shared/spapi/schemas/feeds")
 LISTINGS_FEED_SCHEMA = "listings-feed-schema-v2.json"

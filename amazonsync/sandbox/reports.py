@@ -1,4 +1,8 @@
-"""Report documents generated from the world: tab-separated flat files as Amazon writes them."""
+"""Report documents generated from the world: tab-separated flat files as Amazon writes them.
+
+The one place flat files are rendered: the Reports API (``api/reports.py``) serves these
+bytes, and tests read them too. This module reads the world; the world never imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .money import ZERO, fmt_amount, iso_date, iso_offset
+from .shapes import Settlement, order_state
 
 if TYPE_CHECKING:
-    from .world import Settlement, World
+    from .world import World
 
 SETTLEMENT_COLUMNS = (
     "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
@@ -134,8 +139,6 @@ def _in_mps(mp_id: str, marketplace_ids: list[str] | None) -> bool:
 def all_orders_rows(world: World, start: int, end: int, now: int,
                     marketplace_ids: list[str] | None = None,
                     shipments: dict | None = None) -> list[dict]:
-    from .world import order_state
-
     rows = []
     for order in world.orders:
         if order.purchase > now or not _in_mps(order.mp.id, marketplace_ids):

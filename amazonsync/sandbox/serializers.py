@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .money import ZERO, iso_z, money_lower, money_v0
-from .world import DAY, HOUR, Order, OrderState, Posting
+from .shapes import DAY, Order, OrderState, Posting
 
 # ---------------------------------------------------------------------------- Orders v0
 
@@ -308,4 +308,4 @@ def financial_event(posting: Posting) -> tuple[str, dict]:
     }
 
 
-__all__ = ["order_v0", "order_item_v0", "order_2026", "financial_event", "HOUR"]
+__all__ = ["order_v0", "order_item_v0", "order_2026", "financial_event"]

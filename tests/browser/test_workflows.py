@@ -85,13 +85,14 @@ def test_ops_imports_listings_and_maps_an_unmapped_sku(
 
 
 def _settlement(account):
+    from amazonsync.sandbox.reports import settlement_bytes
     from amazonsync.sandbox.world import World
     from settlements.models import JournalBatch
     from settlements.services import settlement_import
 
     world = World(seed=3, orders=150)
     chosen = next(s for s in world.settlements() if s.currency == "USD")
-    settlement_import(account=account, source=world.settlement_report_bytes(chosen),
+    settlement_import(account=account, source=settlement_bytes(chosen),
                       name="usd.txt")
     return JournalBatch.objects.filter(settlement__account=account,
                                        unmapped_lines=0).order_by("entry_date").first()

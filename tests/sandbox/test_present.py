@@ -8,7 +8,9 @@ import time_machine
 
 from amazonsync.sandbox import World
 from amazonsync.sandbox.app import Sandbox, SandboxConfig
-from amazonsync.sandbox.world import DAY, SETTLEMENT_DAYS, present_start
+from amazonsync.sandbox.ledger import SETTLEMENT_DAYS
+from amazonsync.sandbox.shapes import DAY
+from amazonsync.sandbox.world import present_start
 from amazonsync.spapi.operations import OPERATIONS
 
 from .conftest import US

@@ -6,8 +6,15 @@ import time
 from decimal import Decimal
 
 from amazonsync.sandbox import World
-from amazonsync.sandbox.reports import SETTLEMENT_COLUMNS, settlement_rows
-from amazonsync.sandbox.world import DAY, order_state
+from amazonsync.sandbox.reports import (
+    SETTLEMENT_COLUMNS,
+    all_orders_bytes,
+    fba_returns_bytes,
+    mfn_returns_bytes,
+    settlement_bytes,
+    settlement_rows,
+)
+from amazonsync.sandbox.shapes import DAY, order_state
 
 from .conftest import ORDERS, SEED
 
@@ -15,10 +22,10 @@ from .conftest import ORDERS, SEED
 def _files(world: World) -> list[bytes]:
     end = world.start
     return [
-        *(world.settlement_report_bytes(s) for s in world.settlements()),
-        world.all_orders_report_bytes(end - 60 * DAY, end, end),
-        world.fba_returns_report_bytes(end - 120 * DAY, end, end),
-        world.mfn_returns_report_bytes(end - 120 * DAY, end, end),
+        *(settlement_bytes(s) for s in world.settlements()),
+        all_orders_bytes(world, end - 60 * DAY, end, end),
+        fba_returns_bytes(world, end - 120 * DAY, end, end),
+        mfn_returns_bytes(world, end - 120 * DAY, end, end),
     ]
 
 
@@ -33,7 +40,7 @@ def test_settlement_total_is_exact_sum_of_lines(world):
     settlements = world.settlements()
     assert {s.currency for s in settlements} == {"USD", "CAD", "GBP", "EUR", "JPY"}
     for settlement in settlements:
-        data = world.settlement_report_bytes(settlement).decode()
+        data = settlement_bytes(settlement).decode()
         lines = data.splitlines()
         assert lines[0].split("\t") == list(SETTLEMENT_COLUMNS)
         rows = [dict(zip(SETTLEMENT_COLUMNS, line.split("\t"), strict=True))
