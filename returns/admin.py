@@ -15,6 +15,7 @@ from django.utils import timezone
 from import_export.admin import ExportMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.adminkit import ReadOnlyAdmin, money_display
 from amazonsync.spreadsheets import CSV  # inert formulas, exact keys
 
 from . import selectors, services
@@ -29,28 +30,6 @@ from .models import (
     ReturnEvent,
 )
 from .resources import CreditMemoResource, DispositionRuleResource
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the sync and the services: viewable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def _money(amount, currency: str) -> str:
-    if amount is None:
-        return "-"
-    from amazonsync.money import quantize
-
-    return f"{currency} {quantize(amount, currency):f}" if currency else f"{amount}"
-
 
 # --------------------------------------------------------------------------- returns
 
@@ -314,8 +293,7 @@ class DispositionRuleAdmin(ImportExportMixin, SimpleHistoryAdmin):
         return obj.reason or "any"
 
     def save_model(self, request, obj, form, change):
-        obj.disposition = obj.disposition.strip().upper().replace(" ", "_")
-        super().save_model(request, obj, form, change)
+        services.disposition_rule_save(rule=obj, user=request.user)
 
 
 @admin.register(InventoryAdjustment)
@@ -355,7 +333,7 @@ class RefundMatchAdmin(ReadOnlyAdmin):
 
     @admin.display(description="refunded", ordering="refunded_amount")
     def refunded(self, obj):
-        return _money(obj.refunded_amount, obj.currency) if obj.currency else "-"
+        return money_display(obj.refunded_amount if obj.currency else None, obj.currency)
 
 
 @admin.register(ReimbursementCandidate)
@@ -386,7 +364,7 @@ class ReimbursementCandidateAdmin(admin.ModelAdmin):
 
     @admin.display(description="amount at stake", ordering="amount_at_stake")
     def at_stake(self, obj):
-        return _money(obj.amount_at_stake, obj.currency)
+        return money_display(obj.amount_at_stake, obj.currency)
 
     @admin.display(description="age (days)", ordering="opened_at")
     def age_days(self, obj):
@@ -394,7 +372,7 @@ class ReimbursementCandidateAdmin(admin.ModelAdmin):
 
     @admin.display(description="reimbursed")
     def reimbursed(self, obj):
-        return _money(obj.reimbursed_amount, obj.currency) if obj.reimbursed_amount else "-"
+        return money_display(obj.reimbursed_amount or None, obj.currency)
 
     @admin.action(description="Dismiss: nothing to claim", permissions=["change"])
     def dismiss(self, request, queryset):
@@ -427,7 +405,7 @@ class CreditMemoAdmin(ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="total", ordering="total")
     def total_shown(self, obj):
-        return _money(obj.total, obj.currency)
+        return money_display(obj.total, obj.currency)
 
     @admin.action(description="Export selected as CSV for the ERP", permissions=["change"])
     def export_for_erp(self, request, queryset):

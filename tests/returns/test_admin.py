@@ -136,7 +136,7 @@ def test_candidates_show_amount_at_stake_and_age(client, superuser, account, us,
     client.force_login(superuser)
     response = client.get(url("reimbursementcandidate_changelist") + "?status__exact=open")
     page = response.content.decode()
-    assert "USD 20.00" in page
+    assert "20.00 USD" in page
     assert str((datetime.datetime.now(datetime.UTC) - cand.opened_at).days) in page
     assert "Open candidates" in page
     client.post(url("reimbursementcandidate_changelist"),

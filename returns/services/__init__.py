@@ -1,0 +1,43 @@
+"""Writes for returns, one module per topic; every function is atomic and takes
+keyword-only arguments.
+
+- ``imports``: report rows -> ReturnEvents (idempotent upsert on the natural key).
+- ``dispositions``: disposition rules -> one inventory adjustment per return, through
+  ``catalog.services.stock_adjust``.
+- ``refunds``: refund lines matched with returns per (order, SKU), the 45-day outcomes.
+- ``reimbursements``: candidates opened (unreturned or Amazon-damaged FBA units) and closed
+  (reimbursement lines of later settlements).
+- ``credit_memos``: one memo per refunded order line, exported as CSV for the ERP.
+
+Importing the package registers the exception-queue retries of returns."""
+
+from .common import (
+    BAD_ROW,
+    MARKETPLACE_UNKNOWN,
+    MEMO_CHANGED,
+    MFN_FOLLOW_UP,
+    NO_RULE,
+    ReturnsError,
+)
+from .credit_memos import CREDIT_MEMO_COLUMNS, credit_memos_export
+from .dispositions import (
+    AdjustmentOutcome,
+    disposition_normalise,
+    disposition_rule_for,
+    disposition_rule_save,
+    disposition_rules_ensure,
+    return_adjustment_apply,
+    return_grade,
+)
+from .imports import ImportCounts, return_apply, returns_import, returns_link_orders
+from .refunds import MatchCounts, refunds_match
+from .reimbursements import candidate_dismiss, reimbursements_apply
+
+__all__ = [
+    "BAD_ROW", "MARKETPLACE_UNKNOWN", "MEMO_CHANGED", "MFN_FOLLOW_UP", "NO_RULE",
+    "ReturnsError", "CREDIT_MEMO_COLUMNS", "credit_memos_export", "AdjustmentOutcome",
+    "disposition_normalise", "disposition_rule_for", "disposition_rule_save",
+    "disposition_rules_ensure", "return_adjustment_apply", "return_grade", "ImportCounts",
+    "return_apply", "returns_import", "returns_link_orders", "MatchCounts", "refunds_match",
+    "candidate_dismiss", "reimbursements_apply",
+]
