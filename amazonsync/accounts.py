@@ -6,7 +6,9 @@ The engine runs flows for seller accounts and their marketplaces, but does not o
 (``MarketplacesConfig.ready``): the runner loads the account and marketplace of a run, asks
 why an account may not run and flags it for re-authorisation; ``flow_targets`` (and so the
 schedules) asks which (account, marketplace) pairs a flow runs for; the SP-API client
-wiring (``amazonsync.clients``) gets the account's access-token store. The engine's tables
+wiring (``amazonsync.clients``) gets the account's access-token store; the health metrics
+(``amazonsync.health``) ask which marketplaces active accounts sell in, with which flows
+switched on. The engine's tables
 refer to accounts and marketplaces through foreign keys named as strings
 (``"marketplaces.SellerAccount"``), which are not imports.
 """
@@ -49,6 +51,18 @@ class AccountDirectory(Protocol):
 
     def token_store(self, account: Any) -> TokenStore:
         """Where the account's LWA access token is shared by every client and process."""
+
+    def active_marketplace_codes(self) -> list[str]:
+        """The codes of the marketplaces active accounts sell in, sorted (one query)."""
+
+    def switched_links(
+        self, *, switches: list[str], codes: list[str] | None = None
+    ) -> list[tuple[int, str, str, dict[str, bool]]]:
+        """(account id, marketplace id, marketplace code, {switch: on}) of every marketplace
+        of every active account, narrowed to ``codes`` when given (one query)."""
+
+    def marketplace_ids(self, *, codes: list[str]) -> dict[str, str]:
+        """{code: marketplace id} of the given marketplace codes (one query)."""
 
 
 _directory: AccountDirectory | None = None

@@ -20,6 +20,8 @@ class AmazonsyncConfig(AppConfig):
 
         # Each app registers its flows (and exception retry handlers) in <app>/flows.py.
         autodiscover_modules("flows")
+        # ... the health metrics made of its data (register_metric) in <app>/health.py ...
+        autodiscover_modules("health")
         # ... and its scheduled housekeeping tasks (register_housekeeping) in <app>/tasks.py.
         autodiscover_modules("tasks")
         post_migrate.connect(_groups_in_step, sender=self, dispatch_uid="groups_in_step")

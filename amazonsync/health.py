@@ -1,13 +1,18 @@
-"""The integration health metrics, per marketplace.
+"""The integration health metrics, per marketplace: a registry the apps fill.
 
-Seven figures, each with a target and a red/amber/green state. Every metric is computed by
-one query across all marketplaces (values lists grouped in Python), so the dashboard costs
-the same number of queries whatever the data size. Daily snapshots keep the trends.
+Each figure has a target and a red/amber/green state. Every app registers the figures made
+of its own data next to its flows, in ``<app>/health.py`` (``register_metric``, discovered at
+start-up by ``AmazonsyncConfig.ready``), so this module imports no app; the engine registers
+the one made of its own table, the exception backlog. A metric's ``compute(now)`` answers
+for every marketplace with one query (values lists grouped in Python), so the dashboard
+costs the same number of queries whatever the data size. Daily snapshots keep the trends.
 
 A figure is only as good as the flow that feeds it: each metric names its flows, and when
 the latest finished run of one of them (for an active account, with the flow switched on
 for the marketplace) failed or was refused, the metric is red with the failure in plain
-words, whatever its figure says. Two more queries answer that for every metric at once.
+words, whatever its figure says. Two more queries answer that for every metric at once
+(seller accounts and their switches come from the account directory,
+``amazonsync.accounts``).
 """
 
 from __future__ import annotations
@@ -19,14 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.apps import apps
 from django.db import transaction
 from django.db.models import F, Max, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from marketplaces.models import AccountMarketplace
-
+from .accounts import accounts
 from .models import HealthSnapshot, Severity, SyncException, SyncRun
 from .registry import UnknownFlow, get_flow
 
@@ -34,6 +37,9 @@ GREEN, AMBER, RED, NO_DATA = "green", "amber", "red", "no_data"
 WINDOW = datetime.timedelta(days=7)
 SLA_WINDOW = datetime.timedelta(days=30)
 NEVER = 10.0**9  # seconds: the age of something never synced
+
+# compute(now) -> {marketplace code: {"value": ..., details...}}
+Compute = Callable[[datetime.datetime], dict[str, dict]]
 
 
 @dataclass(frozen=True)
@@ -44,13 +50,15 @@ class Metric:
     target: Decimal
     amber: Decimal  # the edge between amber and red
     higher_is_better: bool
-    compute: Callable[[datetime.datetime], dict[str, dict]]
+    compute: Compute
     # the registered flows whose data the figure is made of: a failing one makes it red
     flows: tuple[str, ...] = ()
     # (state, reason) of an entry when the value against the target is not the whole rule
     rule: Callable[[Metric, dict], tuple[str, str]] | None = None
     # the entry of a marketplace without rows (None: "no data")
     empty: Callable[[], dict] | None = None
+    # where the figure stands on the dashboard, in ``health --json`` and in snapshots
+    position: int = 0
 
     def judge(self, entry: dict) -> tuple[str, str]:
         """(state, reason in plain words or "") of one computed entry."""
@@ -70,6 +78,55 @@ class Metric:
         return AMBER if value <= self.amber else RED
 
 
+# --- the registry ---------------------------------------------------------------------------
+
+_METRICS: dict[str, Metric] = {}
+
+
+def register_metric(
+    key: str,
+    *,
+    label: str,
+    unit: str,
+    target: Decimal,
+    amber: Decimal,
+    higher_is_better: bool,
+    position: int,
+    flows: tuple[str, ...] = (),
+    rule: Callable[[Metric, dict], tuple[str, str]] | None = None,
+    empty: Callable[[], dict] | None = None,
+) -> Callable[[Compute], Compute]:
+    """Decorate ``compute(now)`` to make it a health metric (see ``Metric``); ``position``
+    orders the metrics (the dashboard's rows, the command's lines)."""
+
+    def decorator(compute: Compute) -> Compute:
+        _METRICS[key] = Metric(
+            key=key, label=label, unit=unit, target=target, amber=amber,
+            higher_is_better=higher_is_better, compute=compute, flows=tuple(flows),
+            rule=rule, empty=empty, position=position,
+        )
+        return compute
+
+    return decorator
+
+
+def metrics() -> list[Metric]:
+    """The registered metrics, in their order."""
+    return sorted(_METRICS.values(), key=lambda m: (m.position, m.key))
+
+
+def get_metric(key: str) -> Metric:
+    return _METRICS[key]
+
+
+def unregister_metric(key: str) -> None:
+    """For tests that register throw-away metrics."""
+    _METRICS.pop(key, None)
+
+
+# --- helpers for the apps' compute functions ------------------------------------------------
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile of a list (None when empty)."""
     if not values:
@@ -79,152 +136,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def _installed(label: str) -> bool:
-    return apps.is_installed(label)
-
-
-def _seconds(value: float | None) -> Decimal | None:
+def as_seconds(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(int(value))
 
 
-def _ratio(num: int, den: int) -> Decimal | None:
+def as_ratio(num: int, den: int) -> Decimal | None:
     return None if den == 0 else (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"))
 
 
-# --- the seven metrics (one query each) -----------------------------------------------------
-
-
-def _order_sync_latency(now):
-    if not _installed("orders"):
-        return {}
-    from orders.models import Order
-
-    # From Amazon's last update to when the sync stored that version (on the sync's clock);
-    # versions read from a report (a backfill of old orders) are not sync latency.
-    per: dict[str, list[float]] = defaultdict(list)
-    rows = Order.objects.filter(version_stored_at__gte=now - WINDOW, source="api").values_list(
-        "marketplace__code", "last_update_date", "version_stored_at"
-    )
-    for code, updated, stored in rows:
-        per[code].append(max(0.0, (stored - updated).total_seconds()))
-    return {
-        code: {"value": _seconds(percentile(v, 0.95)), "p50": _seconds(percentile(v, 0.5)),
-               "orders": len(v)}
-        for code, v in per.items()
-    }
-
-
-def _ack_sla_hit_rate(now):
-    if not _installed("orders"):
-        return {}
-    from orders.models import Order
-
-    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    rows = Order.objects.filter(
-        fulfillment_channel="MFN", latest_ship_date__gte=now - SLA_WINDOW,
-        latest_ship_date__lte=now,
-    ).exclude(status="Canceled").values_list("marketplace__code", "ack_sla_met")
-    for code, met in rows:
-        hits[code][1] += 1
-        hits[code][0] += bool(met)
-    return {code: {"value": _ratio(h, n), "orders": n} for code, (h, n) in hits.items()}
-
-
-def _inventory_freshness(now):
-    if not _installed("catalog"):
-        return {}
-    from catalog.models import Listing
-
-    ages: dict[str, list[float]] = defaultdict(list)
-    rows = Listing.objects.filter(item__isnull=False).values_list(
-        "marketplace__code", "channel", "push_enabled", "last_pushed_quantity_at",
-        "fba_stock__pulled_at",
-    )
-    for code, channel, push, pushed_at, pulled_at in rows:
-        if channel == "FBA":
-            stamp = pulled_at
-        elif push:
-            stamp = pushed_at
-        else:
-            continue
-        # never pushed or pulled counts as stale as can be
-        ages[code].append((now - stamp).total_seconds() if stamp else NEVER)
-    return {
-        code: {
-            "value": _seconds(percentile(values, 0.95)),
-            "stale_over_1h": sum(1 for a in values if a > 3600),
-            "skus": len(values),
-        }
-        for code, values in ages.items()
-    }
-
-
-def _catalog_publish_success_rate(now):
-    if not _installed("catalog"):
-        return {}
-    from catalog.models import Listing, PushFeed
-
-    # Per listing, not per message: a SKU Amazon keeps rejecting (already an open exception
-    # on the listing) is one failed listing, however often it is sent again. Listings whose
-    # latest push was accepted in the window, against those plus the ones still rejected;
-    # a feed Amazon did not process at all counts all its messages as failed.
-    since = now - WINDOW
-    accepted: dict[str, int] = defaultdict(int)
-    for code, in Listing.objects.filter(
-        Q(last_pushed_quantity_at__gte=since) | Q(last_pushed_price_at__gte=since)
-    ).values_list("marketplace__code"):
-        accepted[code] += 1
-    rejected: dict[str, int] = defaultdict(int)
-    for code, _listing in SyncException.objects.filter(
-        status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING],
-        reason_code__in=["quantity_push_rejected", "price_push_rejected"],
-    ).values_list("marketplace__code", "object_key").distinct().order_by():
-        rejected[code] += 1
-    for code, messages in PushFeed.objects.filter(
-        submitted_at__gte=since, finished_at__isnull=False,
-    ).exclude(status="DONE").values_list("marketplace__code", "messages"):
-        rejected[code] += messages
-    out = {}
-    for code in set(accepted) | set(rejected):
-        total = accepted[code] + rejected[code]
-        out[code] = {"value": _ratio(accepted[code], total), "listings": total,
-                     "rejected": rejected[code]}
-    return out
-
-
-def _settlement_drift(now):
-    if not _installed("settlements"):
-        return {}
-    from settlements.models import Settlement
-
-    out: dict[str, dict] = {}
-    rows = Settlement.objects.filter(end_date__gte=now - datetime.timedelta(days=90)
-                                     ).values_list(
-        "marketplace__code", "internal_drift", "journal_drift", "deposit_drift", "has_drift"
-    )
-    for code, internal, journal, deposit, has_drift in rows:
-        entry = out.setdefault(code or "-", {"value": Decimal(0), "unreconciled": 0,
-                                             "settlements": 0})
-        entry["value"] += sum(abs(d) for d in (internal, journal, deposit) if d is not None)
-        entry["unreconciled"] += bool(has_drift)
-        entry["settlements"] += 1
-    return out
-
-
-def _refund_latency(now):
-    if not _installed("returns"):
-        return {}
-    from returns.models import RefundMatch
-
-    per: dict[str, list[float]] = defaultdict(list)
-    rows = RefundMatch.objects.filter(
-        returned_at__isnull=False, refunded_at__isnull=False,
-        returned_at__gte=now - SLA_WINDOW,
-    ).values_list("marketplace__code", "returned_at", "refunded_at")
-    for code, returned, refunded in rows:
-        per[code or "-"].append(max(0.0, (refunded - returned).total_seconds()))
-    return {code: {"value": _seconds(percentile(v, 0.95)), "refunds": len(v)}
-            for code, v in per.items()}
+# --- the engine's own metric: the exception backlog -----------------------------------------
 
 
 def _backlog_empty() -> dict:
@@ -245,6 +165,10 @@ def _backlog_rule(metric: Metric, entry: dict) -> tuple[str, str]:
     return GREEN, ""
 
 
+# the value is the number of open exceptions; overdue and critical ones are details
+@register_metric("exception_backlog", label="Exception backlog (open)", unit="count",
+                 target=Decimal(0), amber=Decimal(10), higher_is_better=False, position=70,
+                 rule=_backlog_rule, empty=_backlog_empty)
 def _exception_backlog(now):
     out: dict[str, dict] = {}
     rows = SyncException.objects.filter(
@@ -264,29 +188,6 @@ def _exception_backlog(now):
             team_entry["oldest_hours"], int((now - first_seen).total_seconds() // 3600)
         )
     return out
-
-
-METRICS: list[Metric] = [
-    Metric("order_sync_latency", "Order sync latency (p95)", "s", Decimal(900),
-           Decimal(1800), False, _order_sync_latency, flows=("orders",)),
-    Metric("ack_sla_hit_rate", "Acknowledgement SLA hit rate", "ratio", Decimal("0.99"),
-           Decimal("0.95"), True, _ack_sla_hit_rate, flows=("orders",)),
-    Metric("inventory_freshness", "Inventory freshness (p95 age)", "s", Decimal(3600),
-           Decimal(7200), False, _inventory_freshness,
-           flows=("fba_inventory_pull", "inventory_push")),
-    Metric("catalog_publish_success_rate", "Catalog publish success rate", "ratio",
-           Decimal("0.99"), Decimal("0.95"), True, _catalog_publish_success_rate,
-           flows=("inventory_push", "price_push")),
-    Metric("settlement_reconciliation_drift", "Settlement reconciliation drift", "money",
-           Decimal(0), Decimal("1.00"), False, _settlement_drift, flows=("settlements",)),
-    Metric("refund_processing_latency", "Refund processing latency (p95)", "s",
-           Decimal(2 * 86400), Decimal(4 * 86400), False, _refund_latency,
-           flows=("returns",)),
-    # the value is the number of open exceptions; overdue and critical ones are details
-    Metric("exception_backlog", "Exception backlog (open)", "count", Decimal(0),
-           Decimal(10), False, _exception_backlog, rule=_backlog_rule, empty=_backlog_empty),
-]
-METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 
 # --- failing flows (two queries for all metrics) --------------------------------------------
@@ -352,15 +253,11 @@ def flow_failures(flow_names: Iterable[str], *, codes: Iterable[str] | None = No
     if not specs:
         return {}
     switches = sorted({spec.switch for spec in specs.values() if spec.switch})
-    links = AccountMarketplace.objects.filter(account__active=True)
-    if codes is not None:
-        links = links.filter(marketplace__code__in=list(codes))
     # account id -> [(marketplace id, code, {switch: on})]
     by_account: dict[int, list[tuple[str, str, dict[str, bool]]]] = defaultdict(list)
-    for account_id, marketplace_id, code, *flags in links.values_list(
-        "account_id", "marketplace_id", "marketplace__code", *switches
+    for account_id, marketplace_id, code, on in accounts().switched_links(
+        switches=switches, codes=None if codes is None else list(codes)
     ):
-        on = dict(zip(switches, flags, strict=True))
         by_account[account_id].append((marketplace_id, code, on))
     if not by_account:
         return {}
@@ -400,16 +297,6 @@ def flow_failures(flow_names: Iterable[str], *, codes: Iterable[str] | None = No
     return out
 
 
-def active_marketplace_codes() -> list[str]:
-    return sorted(
-        set(
-            AccountMarketplace.objects.filter(account__active=True).values_list(
-                "marketplace__code", flat=True
-            )
-        )
-    )
-
-
 def health_compute(*, now: datetime.datetime | None = None,
                    codes: Iterable[str] | None = None) -> dict[str, dict[str, dict]]:
     """{marketplace code: {metric key: {value, target, state, label, unit, ...details}}}.
@@ -417,10 +304,11 @@ def health_compute(*, now: datetime.datetime | None = None,
     A red entry may carry ``reason`` (plain words) and, when a feeding flow is failing,
     ``failures`` (one dict per failing flow and account)."""
     now = now or timezone.now()
-    codes = list(codes) if codes is not None else active_marketplace_codes()
+    codes = list(codes) if codes is not None else accounts().active_marketplace_codes()
     result: dict[str, dict[str, dict]] = {code: {} for code in codes}
-    failures = flow_failures({f for m in METRICS for f in m.flows}, codes=codes)
-    for metric in METRICS:
+    registered = metrics()
+    failures = flow_failures({f for m in registered for f in m.flows}, codes=codes)
+    for metric in registered:
         figures = metric.compute(now)
         for code in codes:
             empty = metric.empty() if metric.empty else {"value": None}
@@ -459,9 +347,7 @@ def health_snapshot_store(*, now: datetime.datetime | None = None) -> int:
     """Store (or refresh) today's figures per marketplace; idempotent per day."""
     now = now or timezone.now()
     data = health_compute(now=now)
-    from marketplaces.models import Marketplace
-
-    ids = dict(Marketplace.objects.filter(code__in=list(data)).values_list("code", "id"))
+    ids = accounts().marketplace_ids(codes=list(data))
     stored = 0
     with transaction.atomic():
         for code, metrics in data.items():

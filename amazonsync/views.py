@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .charts import COLORS, trend_svg
-from .health import METRICS, health_compute, health_trends
+from .health import health_compute, health_trends, metrics
 from .selectors import exception_rule_candidates, last_runs
 
 
@@ -63,11 +63,12 @@ def health_dashboard(request):
     today = timezone.localdate()
     data = health_compute(now=now)
     trends = health_trends(today=today)
+    registered = metrics()
     rows = []
-    for code, metrics in data.items():
+    for code, figures in data.items():
         cells = []
-        for metric in METRICS:
-            entry = metrics[metric.key]
+        for metric in registered:
+            entry = figures[metric.key]
             value = _display(metric.unit, entry["value"])
             if entry["value"] is None and entry.get("failures"):
                 value = "flow failing"  # red for a reason, not "no data"
@@ -87,7 +88,7 @@ def health_dashboard(request):
         **admin.site.each_context(request),
         "title": "Integration health",
         "rows": rows,
-        "metrics": METRICS,
+        "metrics": registered,
         "candidates": list(exception_rule_candidates()),
         "runs": list(last_runs(limit=10)),
         "generated_at": now,

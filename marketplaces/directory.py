@@ -1,13 +1,21 @@
 """The seller accounts, as the sync engine asks for them (``amazonsync.accounts``).
 
 Registered once at start-up (``MarketplacesConfig.ready``): the engine sits below this app
-and reaches accounts, marketplaces, their problems and their token cache only through it.
+and reaches accounts, marketplaces, their problems, their token cache and their flow
+switches only through it.
 """
 
 from __future__ import annotations
 
 from .models import Marketplace, SellerAccount
-from .selectors import account_problem, account_secrets, flow_targets
+from .selectors import (
+    account_problem,
+    account_secrets,
+    active_marketplace_codes,
+    flow_targets,
+    marketplace_ids,
+    switched_links,
+)
 from .services import AccountTokenStore, account_mark_reauthorization
 
 
@@ -32,3 +40,12 @@ class SellerAccountDirectory:
 
     def token_store(self, account: SellerAccount) -> AccountTokenStore:
         return AccountTokenStore(account)
+
+    def active_marketplace_codes(self) -> list[str]:
+        return active_marketplace_codes()
+
+    def switched_links(self, *, switches, codes=None):
+        return switched_links(switches=switches, codes=codes)
+
+    def marketplace_ids(self, *, codes: list[str]) -> dict[str, str]:
+        return marketplace_ids(codes=codes)

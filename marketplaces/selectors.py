@@ -68,3 +68,34 @@ def flow_targets(
         elif links or not marketplace_code:
             targets.append((account, None))
     return targets
+
+
+def active_marketplace_codes() -> list[str]:
+    """The codes of the marketplaces active accounts sell in, sorted."""
+    return sorted(
+        set(
+            AccountMarketplace.objects.filter(account__active=True).values_list(
+                "marketplace__code", flat=True
+            )
+        )
+    )
+
+
+def switched_links(
+    *, switches: list[str], codes: list[str] | None = None
+) -> list[tuple[int, str, str, dict[str, bool]]]:
+    """(account id, marketplace id, code, {switch: on}) of active accounts' marketplaces."""
+    links = AccountMarketplace.objects.filter(account__active=True)
+    if codes is not None:
+        links = links.filter(marketplace__code__in=codes)
+    return [
+        (account_id, marketplace_id, code, dict(zip(switches, flags, strict=True)))
+        for account_id, marketplace_id, code, *flags in links.values_list(
+            "account_id", "marketplace_id", "marketplace__code", *switches
+        )
+    ]
+
+
+def marketplace_ids(*, codes: list[str]) -> dict[str, str]:
+    """{code: marketplace id} of the given codes."""
+    return dict(Marketplace.objects.filter(code__in=codes).values_list("code", "id"))

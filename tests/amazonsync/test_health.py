@@ -127,17 +127,39 @@ def test_order_latency_ignores_versions_read_from_a_report(account):
 
 
 def test_states_follow_targets():
-    metric = health.METRIC_BY_KEY["order_sync_latency"]
+    metric = health.get_metric("order_sync_latency")
     assert metric.state(Decimal(60)) == "green"
     assert metric.state(Decimal(1000)) == "amber"
     assert metric.state(Decimal(5000)) == "red"
     assert metric.state(None) == "no_data"
-    rate = health.METRIC_BY_KEY["ack_sla_hit_rate"]
+    rate = health.get_metric("ack_sla_hit_rate")
     assert rate.state(Decimal("0.995")) == "green"
     assert rate.state(Decimal("0.96")) == "amber"
     assert rate.state(Decimal("0.5")) == "red"
     assert health.percentile([5, 1, 3, 2, 4], 0.5) == 3
     assert health.percentile(list(range(1, 101)), 0.95) == 95
+
+
+def test_metrics_come_from_the_apps_registry_in_their_order(account):
+    # each app registers the figures made of its own data in <app>/health.py
+    assert [(m.key, m.compute.__module__) for m in health.metrics()] == [
+        ("order_sync_latency", "orders.health"), ("ack_sla_hit_rate", "orders.health"),
+        ("inventory_freshness", "catalog.health"),
+        ("catalog_publish_success_rate", "catalog.health"),
+        ("settlement_reconciliation_drift", "settlements.health"),
+        ("refund_processing_latency", "returns.health"),
+        ("exception_backlog", "amazonsync.health"),
+    ]
+    health.register_metric("t_extra", label="Extra", unit="count", target=Decimal(1),
+                           amber=Decimal(2), higher_is_better=False, position=65
+                           )(lambda now: {"US": {"value": Decimal(2), "things": 3}})
+    try:
+        data = health.health_compute(now=timezone.now())
+    finally:
+        health.unregister_metric("t_extra")
+    assert list(data["US"])[-2:] == ["t_extra", "exception_backlog"]
+    assert data["US"]["t_extra"]["state"] == "amber" and data["US"]["t_extra"]["things"] == 3
+    assert data["CA"]["t_extra"]["state"] == "no_data"
 
 
 def test_constant_number_of_queries(account):
@@ -405,7 +427,7 @@ def test_exception_backlog_states(account, exceptions, hours_later, state, reaso
 
 
 def test_exception_backlog_rule_uses_the_amber_edge():
-    metric = health.METRIC_BY_KEY["exception_backlog"]
+    metric = health.get_metric("exception_backlog")
     empty = health._backlog_empty()
     assert metric.judge(empty) == ("green", "")
     assert metric.judge({**empty, "value": Decimal(10)}) == ("amber", "")

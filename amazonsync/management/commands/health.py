@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from amazonsync.health import METRICS, RED, health_as_json, health_compute
+from amazonsync.health import RED, health_as_json, health_compute, metrics
 
 
 class Command(BaseCommand):
@@ -19,10 +19,11 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps(health_as_json(data)))
         else:
-            for code, metrics in data.items():
+            registered = metrics()
+            for code, figures in data.items():
                 self.stdout.write(code)
-                for metric in METRICS:
-                    entry = metrics[metric.key]
+                for metric in registered:
+                    entry = figures[metric.key]
                     self.stdout.write(
                         f"  {metric.key:34} {str(entry['value']):>14}  target "
                         f"{metric.target}  {entry['state']}"
