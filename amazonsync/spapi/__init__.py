@@ -12,6 +12,9 @@ Modules:
   ``report_fetch()``, ``feed_submit()`` -> ``FeedResult``; ``quota_seconds``,
   ``backoff_seconds``, ``calls_by_operation`` for figures; each request goes to
   ``recorder(ApiCallRecord)``.
+* ``roundtrips`` — the report and feed round trips ``SpApiClient`` inherits
+  (``ReportsAndFeeds``) and ``FeedResult``.
+* ``wire``       — query parameters and JSON bodies as Amazon takes them, Amazon's errors.
 * ``orders``     — ``client.orders``: the ``OrdersApi`` of the account's
   ``orders_api_version`` (v0 or 2026-01-01), both yielding ``NormalizedOrder``.
 * ``auth``       — LWA refresh-token grant; the access token is shared through a

@@ -8,8 +8,8 @@ import pytest
 
 from amazonsync.flows import FlowContext, get_flow
 from amazonsync.models import SyncException, SyncRun
-from amazonsync.spapi.client import FeedResult
 from amazonsync.spapi.clock import RealClock
+from amazonsync.spapi.roundtrips import FeedResult
 from catalog import feeds, selectors, services
 from catalog.models import FbaStock, Item, KitComponent, Listing, MerchantStock, PushFeed
 from marketplaces.models import Marketplace
