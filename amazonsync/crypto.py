@@ -130,6 +130,24 @@ class EncryptedTextField(models.TextField):
 
 # --- redaction ------------------------------------------------------------------------
 
+# What an LWA token or a secret request parameter looks like, wherever it is written.
+_TOKEN = re.compile(r"Atz[ar]\|[A-Za-z0-9_\-|.+/=]+")
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(client_secret|refresh_token|access_token|x-amz-access-token)"
+    r"(['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"
+)
+_CLIENT_SECRET = re.compile(r"amzn1\.oa2-cs\.v1\.[A-Za-z0-9]+")
+
+
+def redact_shapes(text: str) -> str:
+    """``text`` with anything shaped like an LWA token, an LWA client secret or a
+    ``client_secret=``/``refresh_token=``/``access_token=`` value taken out (the part of
+    :func:`redact_secrets` that needs no remembered secret)."""
+    text = _TOKEN.sub(REDACTED, text)
+    text = _SECRET_PARAMETER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return _CLIENT_SECRET.sub(REDACTED, text)
+
+
 MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words
 _KNOWN_MAX = 64
 _known: OrderedDict[str, tuple[str, ...]] = OrderedDict()  # secret -> its spellings
@@ -167,8 +185,6 @@ def redact_secrets(text: str, *, secrets: Iterable[str] = ()) -> str:
     ``secrets``), in any spelling, and anything shaped like an LWA token or a
     ``client_secret=``/``refresh_token=``/``access_token=`` value. Use it wherever an
     external error text is stored, shown or logged."""
-    from .logging import redact as redact_shapes
-
     if not text:
         return text
     spellings = _known_spellings

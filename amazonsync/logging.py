@@ -1,22 +1,9 @@
-"""Log filter that keeps LWA secrets and tokens out of every log line."""
+"""Log filter that keeps LWA secrets and tokens out of every log line (the redaction itself
+is ``amazonsync.crypto.redact_secrets``)."""
 
 from __future__ import annotations
 
 import logging
-import re
-
-_PATTERNS = [
-    re.compile(r"Atz[ar]\|[A-Za-z0-9_\-|.+/=]+"),
-    re.compile(r"(?i)(client_secret|refresh_token|access_token|x-amz-access-token)"
-               r"(['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
-    re.compile(r"amzn1\.oa2-cs\.v1\.[A-Za-z0-9]+"),
-]
-
-
-def redact(text: str) -> str:
-    text = _PATTERNS[0].sub("[redacted]", text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-    return _PATTERNS[2].sub("[redacted]", text)
 
 
 class RedactSecretsFilter(logging.Filter):
@@ -24,6 +11,7 @@ class RedactSecretsFilter(logging.Filter):
     of the traceback's text (``amazonsync.crypto.redact_secrets``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Imported here: the filter is built while Django configures logging.
         from .crypto import redact_secrets
 
         message = record.getMessage()
