@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
+from .adminkit import ReadOnlyAdmin
 from .crypto import redact_secrets, redact_value
 from .models import ApiCall, SyncException, SyncRun
 from .permissions import user_teams
@@ -29,19 +30,6 @@ def register_object_link(object_kind: str):
         return func
 
     return decorator
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Data written by the sync engine: viewable, never editable by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 def _duration(obj) -> str:
@@ -68,6 +56,7 @@ class ApiCallInline(admin.TabularInline):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
+    superuser_may_delete = True  # to prune old runs
     list_display = ("id", "flow", "account", "marketplace", "status", "trigger", "started_at",
                     "duration", "fetched", "created", "updated", "unchanged", "failed",
                     "api_calls", "throttled")
@@ -278,6 +267,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(ReadOnlyAdmin):
+    superuser_may_delete = True
     list_display = ("id", "created_at", "operation", "status_code", "duration_ms", "throttled",
                     "account", "run", "request_id")
     list_filter = ("operation", "throttled", "status_code")

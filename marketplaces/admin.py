@@ -1,33 +1,26 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.adminkit import ReadOnlyAdmin
 from amazonsync.crypto import redact_secrets, undecryptable
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
+from .selectors import EXPIRED, EXPIRING, secret_expiry
 from .services import account_set_credentials
 
 
 @admin.register(Marketplace)
-class MarketplaceAdmin(admin.ModelAdmin):
+class MarketplaceAdmin(ReadOnlyAdmin):
+    """Reference data, seeded by a migration."""
+
     list_display = ("code", "name", "id", "region", "currency", "time_zone", "spapi_host")
     list_filter = ("region", "currency")
     search_fields = ("code", "name", "id", "domain")
     readonly_fields = [f.name for f in Marketplace._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AccountMarketplaceInline(admin.TabularInline):
@@ -101,13 +94,14 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="secret expires")
     def secret_expiry(self, obj):
-        days = obj.client_secret_days_left()
-        if days is None:
+        expiry = secret_expiry(obj)
+        if expiry is None:
             return "-"
-        if days < 0:
+        state, days = expiry
+        if state == EXPIRED:
             return format_html('<strong style="color:#ba2121">expired {} days ago</strong>',
                                -days)
-        if days <= settings.LWA_SECRET_WARN_DAYS:
+        if state == EXPIRING:
             return format_html('<strong style="color:#b36b00">in {} days</strong>', days)
         return f"in {days} days"
 
@@ -125,11 +119,11 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         if obj is not None and request.method == "GET":
-            days = obj.client_secret_days_left()
-            if days is not None and days < 0:
+            state, days = secret_expiry(obj) or (None, None)
+            if state == EXPIRED:
                 messages.error(request, "The LWA client secret has expired: flows refuse to "
                                "run until a new secret is saved.")
-            elif days is not None and days <= settings.LWA_SECRET_WARN_DAYS:
+            elif state == EXPIRING:
                 messages.warning(request, f"The LWA client secret expires in {days} days: "
                                  "rotate it in the developer console.")
             if obj.needs_reauthorization:
@@ -146,9 +140,9 @@ class SellerAccountAdmin(SimpleHistoryAdmin):
         secret = form.cleaned_data.get("new_client_secret")
         token = form.cleaned_data.get("new_refresh_token")
         if secret or token:
+            # a rotation date typed with the new secret, else the service's today
             account_set_credentials(
                 account=obj, client_secret=secret or None, refresh_token=token or None,
                 rotated_on=form.cleaned_data.get("client_secret_rotated_on")
-                if secret and "client_secret_rotated_on" in form.changed_data
-                else (timezone.localdate() if secret else None),
+                if "client_secret_rotated_on" in form.changed_data else None,
             )

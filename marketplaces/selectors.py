@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from amazonsync.accounts import KEY_CHANGED
 from amazonsync.crypto import undecryptable
 from amazonsync.registry import Flow
@@ -40,6 +42,22 @@ def account_problem(account: SellerAccount) -> tuple[str, str] | None:
             "and save the new secret on the account.",
         )
     return None
+
+
+EXPIRED, EXPIRING, VALID = "expired", "expiring", "valid"
+
+
+def secret_expiry(account: SellerAccount) -> tuple[str, int] | None:
+    """(state, days left) of the account's LWA client secret: expired (days < 0), expiring
+    (within LWA_SECRET_WARN_DAYS) or valid; None without a rotation date."""
+    days = account.client_secret_days_left()
+    if days is None:
+        return None
+    if days < 0:
+        return EXPIRED, days
+    if days <= settings.LWA_SECRET_WARN_DAYS:
+        return EXPIRING, days
+    return VALID, days
 
 
 def account_secrets(account: SellerAccount) -> list[str]:

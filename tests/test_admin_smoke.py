@@ -145,3 +145,20 @@ def test_exception_actions_from_the_admin(client, ops_user, account):
     assert ignored.resolved_by == ops_user
     client.post(url, {"action": "resolve_selected", "_selected_action": ids[1:]})
     assert SyncException.objects.get(pk=ids[1]).status == "resolved"
+
+
+def test_engine_records_are_read_only_but_a_superuser_may_prune_them(superuser, ops_user):
+    from marketplaces.models import Marketplace
+
+    as_superuser = type("R", (), {"user": superuser})()
+    as_ops = type("R", (), {"user": ops_user})()
+    for model in (SyncRun, ApiCall):
+        model_admin = admin.site._registry[model]
+        assert not model_admin.has_add_permission(as_superuser)
+        assert not model_admin.has_change_permission(as_superuser)
+        assert model_admin.has_delete_permission(as_superuser)
+        assert not model_admin.has_delete_permission(as_ops)
+    marketplaces = admin.site._registry[Marketplace]  # reference data: nobody edits it
+    assert not marketplaces.has_add_permission(as_superuser)
+    assert not marketplaces.has_change_permission(as_superuser)
+    assert not marketplaces.has_delete_permission(as_superuser)
