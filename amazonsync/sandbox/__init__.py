@@ -6,7 +6,8 @@ Public API::
     url, stop = start_sandbox(seed=1, orders=500)
 """
 
-from .app import Sandbox, SandboxConfig
+from .api.core import SandboxConfig
+from .app import Sandbox
 from .server import serve_forever, start_sandbox, start_sandbox_app
 from .shapes import CARRIER_CODES, MARKETPLACES
 from .world import (

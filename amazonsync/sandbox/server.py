@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .app import Request, Response, Sandbox, SandboxConfig
+from .api.core import Request, Response, SandboxConfig
+from .app import Sandbox
 from .world import World
 
 

@@ -6,8 +6,7 @@ import datetime
 
 import time_machine
 
-from amazonsync.sandbox import World
-from amazonsync.sandbox.app import Sandbox, SandboxConfig
+from amazonsync.sandbox import Sandbox, SandboxConfig, World
 from amazonsync.sandbox.ledger import SETTLEMENT_DAYS
 from amazonsync.sandbox.shapes import DAY
 from amazonsync.sandbox.world import present_start
