@@ -9,6 +9,22 @@ from amazonsync.crypto import undecryptable
 from amazonsync.registry import Flow
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
+from .reference import CODE_ALIASES
+
+
+def marketplace_code(code: str) -> str:
+    """A marketplace code as a person typed it, as Amazon spells it (``uk`` -> ``GB``)."""
+    code = code.strip().upper()
+    return CODE_ALIASES.get(code, code)
+
+
+def account_by_selling_partner_id(selling_partner_id: str) -> SellerAccount | None:
+    return SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
+
+
+def account_ids() -> list[str]:
+    """The selling partner ids of every seller account, for messages that list them."""
+    return list(SellerAccount.objects.values_list("selling_partner_id", flat=True))
 
 
 def account_problem(account: SellerAccount) -> tuple[str, str] | None:

@@ -17,14 +17,15 @@ from amazonsync.services import register_retry
 from amazonsync.spapi.auth import AccessToken
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
-from .reference import CODE_ALIASES, rows
-from .selectors import account_problem, account_secrets
+from .reference import rows
+from .selectors import account_ids, account_problem, account_secrets, marketplace_code
+
+# The account a report file is imported for when no seller account exists yet.
+IMPORTED_FILES_ID = "IMPORTED-FILES"
 
 
 def marketplace_by_code(code: str) -> Marketplace:
-    code = code.strip().upper()
-    code = CODE_ALIASES.get(code, code)
-    return Marketplace.objects.get(code=code)
+    return Marketplace.objects.get(code=marketplace_code(code))
 
 
 def marketplace_reference_ensure() -> None:
@@ -34,6 +35,36 @@ def marketplace_reference_ensure() -> None:
     if Marketplace.objects.count() != len(wanted):
         for row in wanted:
             Marketplace.objects.update_or_create(id=row["id"], defaults=row)
+
+
+class AccountChoiceError(ValueError):
+    """The seller account asked for does not exist, or there are several and none was
+    named."""
+
+
+def account_for_import(*, selling_partner_id: str | None = None) -> SellerAccount:
+    """The seller account a report file given by hand is imported for: the one named, else
+    the only one. With no account at all, an inactive "Imported files" account is created
+    (in the caller's transaction, so it goes away with a refused file). Several accounts and
+    none named, or a name no account has: ``AccountChoiceError``."""
+    if selling_partner_id:
+        account = SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
+        if account is None:
+            known = ", ".join(account_ids()) or "none"
+            raise AccountChoiceError(f"no seller account {selling_partner_id!r} (known: {known})")
+        return account
+    accounts = list(SellerAccount.objects.order_by("pk")[:2])
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        account, _ = SellerAccount.objects.get_or_create(
+            selling_partner_id=IMPORTED_FILES_ID,
+            defaults={"name": "Imported files", "region": "NA", "active": False},
+        )
+        return account
+    raise AccountChoiceError(
+        f"there are several seller accounts: give --account (one of {', '.join(account_ids())})"
+    )
 
 
 def account_upsert(

@@ -26,34 +26,7 @@ from django.db import DatabaseError, transaction
 
 from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.reports import get_importer, registered_report_types
-
-IMPORTED_FILES_ID = "IMPORTED-FILES"
-
-
-def resolve_account(selling_partner_id: str | None):
-    from marketplaces.models import SellerAccount
-
-    if selling_partner_id:
-        account = SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
-        if account is None:
-            known = ", ".join(
-                SellerAccount.objects.values_list("selling_partner_id", flat=True)
-            ) or "none"
-            raise CommandError(
-                f"no seller account {selling_partner_id!r} (known: {known})"
-            )
-        return account
-    accounts = list(SellerAccount.objects.order_by("pk")[:2])
-    if len(accounts) == 1:
-        return accounts[0]
-    if not accounts:
-        account, _ = SellerAccount.objects.get_or_create(
-            selling_partner_id=IMPORTED_FILES_ID,
-            defaults={"name": "Imported files", "region": "NA", "active": False},
-        )
-        return account
-    known = ", ".join(SellerAccount.objects.values_list("selling_partner_id", flat=True))
-    raise CommandError(f"there are several seller accounts: give --account (one of {known})")
+from marketplaces.services import AccountChoiceError, account_for_import
 
 
 class Command(BaseCommand):
@@ -88,7 +61,7 @@ class Command(BaseCommand):
                 progress = bar.update
             try:
                 with transaction.atomic():
-                    seller = resolve_account(account)
+                    seller = _account(account)
                     result = importer.import_file(
                         account=seller, source=path, name=path.name, progress=progress
                     )
@@ -134,6 +107,13 @@ class Command(BaseCommand):
             f"{journal['debit_total']}, credit {journal['credit_total']}, "
             f"{'balanced' if journal['balanced'] else 'NOT balanced'})"
         )
+
+
+def _account(selling_partner_id: str | None):
+    try:
+        return account_for_import(selling_partner_id=selling_partner_id)
+    except AccountChoiceError as err:
+        raise CommandError(str(err)) from None
 
 
 def _dumps(document: dict) -> str:

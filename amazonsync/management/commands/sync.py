@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from amazonsync.flows import UnknownFlow, all_flows, get_flow
 from amazonsync.models import SyncRun
 from amazonsync.services import flow_run, flow_targets
-from marketplaces.models import SellerAccount
+from marketplaces.selectors import account_by_selling_partner_id, marketplace_code
 
 
 class Command(BaseCommand):
@@ -31,13 +31,11 @@ class Command(BaseCommand):
             raise CommandError(str(err.args[0])) from None
         account_id = None
         if account:
-            try:
-                account_id = SellerAccount.objects.get(selling_partner_id=account).pk
-            except SellerAccount.DoesNotExist:
-                raise CommandError(f"no seller account {account!r}") from None
-        code = marketplace.upper() if marketplace else None
-        if code == "UK":
-            code = "GB"
+            found = account_by_selling_partner_id(account)
+            if found is None:
+                raise CommandError(f"no seller account {account!r}")
+            account_id = found.pk
+        code = marketplace_code(marketplace) if marketplace else None
         targets = flow_targets(flow=spec, account_id=account_id, marketplace_code=code)
         if not targets:
             raise CommandError(f"nothing to run: no active account/marketplace has {flow} on")
