@@ -16,6 +16,7 @@ leading ``=`` (and ignores ``+ - @``), which changes keys on a round trip: admin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import tablib
 from import_export.formats import base_formats
@@ -47,20 +48,21 @@ def restore(value):
     return value
 
 
-def neutralise_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
-    out = tablib.Dataset(headers=[neutralise(h) for h in dataset.headers or []] or None)
+def _each_cell(dataset: tablib.Dataset, cell: Callable[[object], object]) -> tablib.Dataset:
+    """A copy of ``dataset`` (headers, rows and title) with ``cell`` applied to every cell."""
+    out = tablib.Dataset(headers=[cell(h) for h in dataset.headers or []] or None)
     for row in dataset:
-        out.append([neutralise(v) for v in row])
+        out.append([cell(v) for v in row])
     out.title = dataset.title
     return out
+
+
+def neutralise_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
+    return _each_cell(dataset, neutralise)
 
 
 def restore_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
-    out = tablib.Dataset(headers=[restore(h) for h in dataset.headers or []] or None)
-    for row in dataset:
-        out.append([restore(v) for v in row])
-    out.title = dataset.title
-    return out
+    return _each_cell(dataset, restore)
 
 
 class _Safe:

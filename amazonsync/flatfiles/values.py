@@ -43,7 +43,6 @@ from .syntax import parse_amazon_date, parse_amazon_datetime, parse_amount
 __all__ = [
     "ValueRefused",
     "MAX_AMOUNT",
-    "MONEY_COLUMN_LIMIT",
     "MAX_TOTAL",
     "MAX_QUANTITY",
     "SKU_MAX",
@@ -95,12 +94,11 @@ def parse_currency(text: str) -> str:
 
 # The largest amount one cell may hold: no Amazon line, order or settlement comes near a
 # trillion in any currency; anything beyond is a broken file, refused before it reaches
-# the database (whose money columns hold 14 integer digits, see MONEY_COLUMN_LIMIT).
+# the database (whose money columns hold 14 integer digits, see MAX_TOTAL).
 MAX_AMOUNT = Decimal(10) ** 12
 # The money columns (max_digits=18, decimal_places=4) hold less than 10**14; a sum (an order
 # total, a settlement's sum of lines, a journal line) must stay under a tenth of that, so
 # that the difference of two of them (a drift) fits too.
-MONEY_COLUMN_LIMIT = Decimal(10) ** 14
 MAX_TOTAL = Decimal(10) ** 13
 _EXPONENT = re.compile(r"[eE]")
 _NOT_A_NUMBER = re.compile(r"inf|nan", re.I)
