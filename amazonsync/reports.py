@@ -11,11 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Temporary, until the returns.services split lands (issue 14): it imports these two from
-# here; their places are amazonsync.flatfiles.reading and amazonsync.money.quantize.
-from amazonsync.flatfiles.reading import ReportSource  # noqa: F401
-from amazonsync.money import quantize as quantize_money  # noqa: F401
-
 __all__ = ["ReportImporter", "register_importer", "get_importer", "registered_report_types"]
 
 
