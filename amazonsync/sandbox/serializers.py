@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .money import ZERO, iso_z, money_lower, money_v0
-from .shapes import DAY, Order, OrderState, Posting
+from .shapes import DAY, Order, OrderItem, OrderState, Posting
 
 # ---------------------------------------------------------------------------- Orders v0
 
@@ -118,7 +118,9 @@ INCLUDED_2026 = ("BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANC
 
 def order_2026(order: Order, state: OrderState, included: set[str],
                packages: list[dict]) -> dict:
-    mp, cur = order.mp, order.currency
+    """An Orders 2026-01-01 ``Order``; ``included`` is the ``includedData`` asked for and
+    ``packages`` the seller's confirmed packages. Keys in Amazon's order."""
+    mp = order.mp
     priced = state.status not in ("Pending", "Canceled")
     out: dict = {"orderId": order.id}
     if order.seller_order_id:
@@ -126,15 +128,7 @@ def order_2026(order: Order, state: OrderState, included: set[str],
                                 "aliasType": "SELLER_ORDER_ID"}]
     out["createdTime"] = iso_z(order.purchase)
     out["lastUpdatedTime"] = iso_z(state.last_update)
-    programs = []
-    if order.is_business:
-        programs.append("AMAZON_BUSINESS")
-    if order.channel == "AFN":
-        programs.append("DELIVERY_BY_AMAZON")
-    if order.is_premium:
-        programs.append("PREMIUM")
-    if order.is_prime:
-        programs.append("PRIME")
+    programs = _programs_2026(order)
     if programs:
         out["programs"] = programs
     out["salesChannel"] = {"channelName": "AMAZON", "marketplaceId": mp.id,
@@ -150,19 +144,7 @@ def order_2026(order: Order, state: OrderState, included: set[str],
             "city": city, "stateOrRegion": region, "postalCode": postal,
             "countryCode": mp.country, "addressType": "RESIDENTIAL"}}
     if "PROCEEDS" in included and priced:
-        items_total = sum((i.item_price for i in order.items), ZERO)
-        shipping = sum((i.shipping_price for i in order.items), ZERO)
-        tax = sum((i.item_tax + i.shipping_tax - i.promotion_tax for i in order.items), ZERO)
-        discount = sum((i.promotion for i in order.items), ZERO)
-        out["proceeds"] = {
-            "grandTotal": money_lower(_order_total(order), cur),
-            "breakdowns": [
-                {"type": "ITEM", "subtotal": money_lower(items_total, cur)},
-                {"type": "SHIPPING", "subtotal": money_lower(shipping, cur)},
-                {"type": "TAX", "subtotal": money_lower(tax, cur)},
-                {"type": "DISCOUNT", "subtotal": money_lower(-discount, cur)},
-            ],
-        }
+        out["proceeds"] = _order_proceeds_2026(order)
     if "FULFILLMENT" in included:
         out["fulfillment"] = {
             "fulfillmentStatus": STATUS_2026[state.status],
@@ -171,58 +153,101 @@ def order_2026(order: Order, state: OrderState, included: set[str],
             "shipByWindow": {"earliestDateTime": iso_z(order.pending_until),
                              "latestDateTime": iso_z(order.pending_until + 2 * DAY)},
         }
-    items = []
-    for item in order.items:
-        product: dict = {"asin": item.product.asin, "title": item.product.title,
-                         "sellerSku": item.product.sku, "condition": {"conditionType": "NEW"}}
-        if priced:
-            price: dict = {"unitPrice": money_lower(item.unit_price, cur)}
-            if order.is_business:
-                price["priceDesignation"] = "BUSINESS_PRICE"
-            product["price"] = price
-        entry: dict = {"orderItemId": item.id, "quantityOrdered": item.quantity,
-                       "product": product}
-        if "PROCEEDS" in included and priced:
-            total = (item.item_price + item.shipping_price + item.item_tax + item.shipping_tax
-                     - item.promotion - item.promotion_tax)
-            entry["proceeds"] = {
-                "proceedsTotal": money_lower(total, cur),
-                "breakdowns": [
-                    {"type": "ITEM", "subtotal": money_lower(item.item_price, cur)},
-                    {"type": "SHIPPING", "subtotal": money_lower(item.shipping_price, cur)},
-                    {"type": "TAX", "subtotal": money_lower(
-                        item.item_tax + item.shipping_tax - item.promotion_tax, cur)},
-                    {"type": "DISCOUNT", "subtotal": money_lower(-item.promotion, cur)},
-                ],
-            }
-        if "PROMOTION" in included and item.promotion_id:
-            entry["promotion"] = {"breakdowns": [{"promotionId": item.promotion_id}]}
-        if "CANCELLATION" in included and state.status == "Canceled":
-            entry["cancellation"] = {"cancellationExecution": {
-                "cancelledBy": "BUYER", "cancelReason": "BUYER_CANCELED"}}
-        if "FULFILLMENT" in included:
-            done = state.shipped.get(item.id, 0)
-            entry["fulfillment"] = {"quantityFulfilled": done,
-                                    "quantityUnfulfilled": item.quantity - done}
-        if "TAX" in included and order.mp.facilitator_tax and priced:
-            entry["tax"] = {"taxCollections": [{"model": "MARKETPLACE_FACILITATOR",
-                                                "responsibleParty": "AMAZON_SERVICES"}]}
-        items.append(entry)
-    out["orderItems"] = items
+    out["orderItems"] = [_order_item_2026(order, item, state, included, priced=priced)
+                         for item in order.items]
     if "PACKAGES" in included:
-        pkgs = []
-        for ship_time, item_ids in sorted(_world_packages(order, state).items()):
-            pkgs.append({
-                "packageReferenceId": f"{order.id[-7:]}{ship_time % 100000:05d}",
-                "packageStatus": {"status": "SHIPPED"},
-                "shipTime": iso_z(ship_time),
-                "carrier": "AMZN_US" if order.channel == "AFN" else "UPS",
-                "packageItems": [{"orderItemId": i, "quantity": q} for i, q in item_ids],
-            })
-        pkgs.extend(packages)
+        pkgs = _packages_2026(order, state) + packages
         if pkgs:
             out["packages"] = pkgs
     return out
+
+
+def _programs_2026(order: Order) -> list[str]:
+    programs = []
+    if order.is_business:
+        programs.append("AMAZON_BUSINESS")
+    if order.channel == "AFN":
+        programs.append("DELIVERY_BY_AMAZON")
+    if order.is_premium:
+        programs.append("PREMIUM")
+    if order.is_prime:
+        programs.append("PRIME")
+    return programs
+
+
+def _order_proceeds_2026(order: Order) -> dict:
+    cur = order.currency
+    items_total = sum((i.item_price for i in order.items), ZERO)
+    shipping = sum((i.shipping_price for i in order.items), ZERO)
+    tax = sum((i.item_tax + i.shipping_tax - i.promotion_tax for i in order.items), ZERO)
+    discount = sum((i.promotion for i in order.items), ZERO)
+    return {
+        "grandTotal": money_lower(_order_total(order), cur),
+        "breakdowns": [
+            {"type": "ITEM", "subtotal": money_lower(items_total, cur)},
+            {"type": "SHIPPING", "subtotal": money_lower(shipping, cur)},
+            {"type": "TAX", "subtotal": money_lower(tax, cur)},
+            {"type": "DISCOUNT", "subtotal": money_lower(-discount, cur)},
+        ],
+    }
+
+
+def _order_item_2026(order: Order, item: OrderItem, state: OrderState, included: set[str], *,
+                     priced: bool) -> dict:
+    cur = order.currency
+    product: dict = {"asin": item.product.asin, "title": item.product.title,
+                     "sellerSku": item.product.sku, "condition": {"conditionType": "NEW"}}
+    if priced:
+        price: dict = {"unitPrice": money_lower(item.unit_price, cur)}
+        if order.is_business:
+            price["priceDesignation"] = "BUSINESS_PRICE"
+        product["price"] = price
+    entry: dict = {"orderItemId": item.id, "quantityOrdered": item.quantity,
+                   "product": product}
+    if "PROCEEDS" in included and priced:
+        entry["proceeds"] = _item_proceeds_2026(item, cur)
+    if "PROMOTION" in included and item.promotion_id:
+        entry["promotion"] = {"breakdowns": [{"promotionId": item.promotion_id}]}
+    if "CANCELLATION" in included and state.status == "Canceled":
+        entry["cancellation"] = {"cancellationExecution": {
+            "cancelledBy": "BUYER", "cancelReason": "BUYER_CANCELED"}}
+    if "FULFILLMENT" in included:
+        done = state.shipped.get(item.id, 0)
+        entry["fulfillment"] = {"quantityFulfilled": done,
+                                "quantityUnfulfilled": item.quantity - done}
+    if "TAX" in included and order.mp.facilitator_tax and priced:
+        entry["tax"] = {"taxCollections": [{"model": "MARKETPLACE_FACILITATOR",
+                                            "responsibleParty": "AMAZON_SERVICES"}]}
+    return entry
+
+
+def _item_proceeds_2026(item: OrderItem, cur: str) -> dict:
+    total = (item.item_price + item.shipping_price + item.item_tax + item.shipping_tax
+             - item.promotion - item.promotion_tax)
+    return {
+        "proceedsTotal": money_lower(total, cur),
+        "breakdowns": [
+            {"type": "ITEM", "subtotal": money_lower(item.item_price, cur)},
+            {"type": "SHIPPING", "subtotal": money_lower(item.shipping_price, cur)},
+            {"type": "TAX", "subtotal": money_lower(
+                item.item_tax + item.shipping_tax - item.promotion_tax, cur)},
+            {"type": "DISCOUNT", "subtotal": money_lower(-item.promotion, cur)},
+        ],
+    }
+
+
+def _packages_2026(order: Order, state: OrderState) -> list[dict]:
+    """The packages of the world's own shipments (one per ship time) as seen in ``state``."""
+    pkgs = []
+    for ship_time, item_ids in sorted(_world_packages(order, state).items()):
+        pkgs.append({
+            "packageReferenceId": f"{order.id[-7:]}{ship_time % 100000:05d}",
+            "packageStatus": {"status": "SHIPPED"},
+            "shipTime": iso_z(ship_time),
+            "carrier": "AMZN_US" if order.channel == "AFN" else "UPS",
+            "packageItems": [{"orderItemId": i, "quantity": q} for i, q in item_ids],
+        })
+    return pkgs
 
 
 def _world_packages(order: Order, state: OrderState) -> dict[int, list[tuple[str, int]]]:

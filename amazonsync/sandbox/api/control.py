@@ -50,10 +50,7 @@ class ControlApi(FeedsApi, AuthApi):
             return json_response(200, {"sellerId": seller,
                                        "listings": rows if seller == self.seller_id else []})
         if path == "/_sandbox/revoke" and request.method == "POST":
-            body = self._json_body(request)
-            token = body.get("refresh_token")
-            if not isinstance(token, str) or not token:
-                raise bad_request("refresh_token is required.")
+            token = self._body_text(self._json_body(request), "refresh_token")
             self.revoked.add(token)
             return json_response(200, {"revoked": token})
         if path == "/_sandbox/info" and request.method == "GET":

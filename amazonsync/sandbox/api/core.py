@@ -206,6 +206,21 @@ class SandboxBase:
             raise bad_request("The request body must be a JSON object.")
         return body
 
+    @staticmethod
+    def _body_text(body: dict, name: str) -> str:
+        """A required, non-empty string of a JSON body."""
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise bad_request(f"{name} is required.")
+        return value
+
+    def _body_marketplaces(self, body: dict) -> list[Marketplace]:
+        """The required, non-empty ``marketplaceIds`` list of a JSON body."""
+        ids = body.get("marketplaceIds")
+        if not isinstance(ids, list) or not ids:
+            raise bad_request("marketplaceIds is required and must not be empty.")
+        return self._marketplaces([str(i) for i in ids], name="marketplaceIds")
+
     def _body_time(self, body: dict, name: str) -> int | None:
         value = body.get(name)
         if value in (None, ""):

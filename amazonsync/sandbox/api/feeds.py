@@ -40,10 +40,7 @@ class FeedsApi(DocumentsApi, ListingsApi):
     feeds: dict[str, FeedJob]  # feed id -> feed
 
     def op_createFeedDocument(self, request: Request, seller: str) -> Response:
-        body = self._json_body(request)
-        ctype = body.get("contentType")
-        if not isinstance(ctype, str) or not ctype:
-            raise bad_request("contentType is required.")
+        ctype = self._body_text(self._json_body(request), "contentType")
         doc_id = self._doc_id("feed-input")
         self.documents[doc_id] = Document(doc_id, upload=True, content_type=ctype)
         signature = hashlib.sha256(f"{self.config.seed}/sig/{doc_id}".encode()).hexdigest()
@@ -53,16 +50,9 @@ class FeedsApi(DocumentsApi, ListingsApi):
 
     def op_createFeed(self, request: Request, seller: str) -> Response:
         body = self._json_body(request)
-        feed_type = body.get("feedType")
-        ids = body.get("marketplaceIds")
-        doc_id = body.get("inputFeedDocumentId")
-        if not isinstance(feed_type, str) or not feed_type:
-            raise bad_request("feedType is required.")
-        if not isinstance(ids, list) or not ids:
-            raise bad_request("marketplaceIds is required and must not be empty.")
-        mps = self._marketplaces([str(i) for i in ids], name="marketplaceIds")
-        if not isinstance(doc_id, str) or not doc_id:
-            raise bad_request("inputFeedDocumentId is required.")
+        feed_type = self._body_text(body, "feedType")
+        mps = self._body_marketplaces(body)
+        doc_id = self._body_text(body, "inputFeedDocumentId")
         doc = self.documents.get(doc_id)
         if doc is None or not doc.upload:
             raise bad_request(f"Invalid inputFeedDocumentId: {doc_id}")

@@ -11,7 +11,7 @@ import hashlib
 from ..listings import Issue, ListingState, check_attributes, patches_to_attributes
 from ..money import iso_offset
 from ..shapes import Marketplace
-from .core import Request, Response, SandboxBase, bad_request, json_response, not_found
+from .core import Request, Response, SandboxBase, json_response, not_found
 
 
 class ListingsApi(SandboxBase):
@@ -138,8 +138,7 @@ class ListingsApi(SandboxBase):
         self._check_seller(seller, sellerId)
         mps = self._marketplaces(request.param_list("marketplaceIds"), name="marketplaceIds")
         body = self._json_body(request)
-        if not isinstance(body.get("productType"), str) or not body.get("productType"):
-            raise bad_request("productType is required.")
+        self._body_text(body, "productType")
         preview = request.param("mode") == "VALIDATION_PREVIEW"
         submission = hashlib.sha256(
             f"{self.config.seed}/submission/{self._next_id()}".encode()).hexdigest()[:32]

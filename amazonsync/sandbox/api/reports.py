@@ -43,13 +43,8 @@ class ReportsApi(DocumentsApi):
 
     def op_createReport(self, request: Request, seller: str) -> Response:
         body = self._json_body(request)
-        report_type = body.get("reportType")
-        ids = body.get("marketplaceIds")
-        if not isinstance(report_type, str) or not report_type:
-            raise bad_request("reportType is required.")
-        if not isinstance(ids, list) or not ids:
-            raise bad_request("marketplaceIds is required and must not be empty.")
-        mps = self._marketplaces([str(i) for i in ids], name="marketplaceIds")
+        report_type = self._body_text(body, "reportType")
+        mps = self._body_marketplaces(body)
         if report_type == SETTLEMENT_REPORT_TYPE:
             raise bad_request(
                 f"Report type {report_type} cannot be requested.",
