@@ -7,7 +7,8 @@ matching pairs settlement refund lines with returns per (order, SKU) in ``Refund
 ``ReimbursementCandidate`` is what may be claimed from Amazon; ``CreditMemo`` is the
 customer credit per refunded order line, exported to the ERP.
 
-Business rules live in services.py; the database enforces the invariants.
+Business rules live in the services package (one module per topic); the database enforces
+the invariants.
 """
 
 from __future__ import annotations

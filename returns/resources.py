@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from import_export import fields, resources
 
 from .models import Action, CreditMemo, DispositionRule
+from .services import disposition_normalise
 
 ACTIONS = {a.value: a.value for a in Action} | {a.label.lower(): a.value for a in Action}
 CHANNELS = {"": "", "FBA": "FBA", "AFN": "FBA", "MFN": "MFN", "FBM": "MFN", "ANY": ""}
@@ -26,8 +27,7 @@ class DispositionRuleResource(resources.ModelResource):
         report_skipped = False
 
     def before_import_row(self, row, **kwargs):
-        row["disposition"] = str(row.get("disposition") or "").strip().upper().replace(" ",
-                                                                                       "_")
+        row["disposition"] = disposition_normalise(str(row.get("disposition") or ""))
         if not row["disposition"]:
             raise ValidationError("disposition: a value is required")
         channel = str(row.get("channel") or "").strip().upper()

@@ -9,13 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, register_retry
-from catalog.models import FbaStock, Item, Listing, MerchantStock
-from catalog.services import WAITING_ON_MAPPING, listing_key
+from catalog.models import Listing
+from catalog.services import (
+    FBA,
+    MERCHANT,
+    WAITING_ON_MAPPING,
+    listing_key,
+    stock_adjust,
+    stock_changes_detail,
+)
 
 from ..defaults import AMAZON_FAULT
 from ..models import Action, Channel, DispositionRule, InventoryAdjustment, Pool, ReturnEvent
@@ -94,7 +101,8 @@ def return_adjustment_apply(*, return_event: ReturnEvent, user=None, run=None
 
     FBA returns change the listing's FbaStock (sellable -> fulfillable, quarantine ->
     unfulfillable); MFN returns change the item's MerchantStock on hand (a kit's
-    components). The adjustment is a OneToOne on the return: a second call, a rerun or a
+    components, kits of kits all the way down): both through ``catalog``'s
+    ``stock_adjust``. The adjustment is a OneToOne on the return: a second call, a rerun or a
     concurrent worker finds it and changes nothing.
     """
     with transaction.atomic():
@@ -183,25 +191,17 @@ def _pool_for(channel: str, action: str, quantity: int) -> tuple[str, int]:
 
 def _change_stock(pool: str, quantity: int, listing: Listing | None,
                   item_id: int | None) -> dict:
-    """Add ``quantity`` to the pool; returns what changed (before/after) for the audit."""
+    """Add ``quantity`` to the pool through ``stock_adjust`` (a kit's units go to the items
+    it stands for); returns what changed (before/after) for the audit."""
     if pool in (Pool.FBA_FULFILLABLE, Pool.FBA_UNFULFILLABLE):
         column = "fulfillable" if pool == Pool.FBA_FULFILLABLE else "unfulfillable"
-        stock, _ = FbaStock.objects.select_for_update().get_or_create(listing=listing)
-        before = getattr(stock, column)
-        FbaStock.objects.filter(pk=stock.pk).update(**{column: F(column) + quantity})
-        return {"fba_stock": [{"listing": listing.pk, "column": column, "before": before,
-                               "after": before + quantity}]}
-    if pool == Pool.MERCHANT_ON_HAND:
-        item = Item.objects.get(pk=item_id)
-        parts = [(c.component_id, c.quantity * quantity) for c in item.components.all()]
-        changes = []
-        for part_id, units in parts or [(item.pk, quantity)]:
-            stock, _ = MerchantStock.objects.select_for_update().get_or_create(item_id=part_id)
-            MerchantStock.objects.filter(pk=stock.pk).update(on_hand=F("on_hand") + units)
-            changes.append({"item": part_id, "column": "on_hand", "before": stock.on_hand,
-                            "after": stock.on_hand + units})
-        return {"merchant_stock": changes}
-    return {}
+        changes = stock_adjust(pool=FBA, reason="return", listing=listing, column=column,
+                               delta=quantity)
+    elif pool == Pool.MERCHANT_ON_HAND:
+        changes = stock_adjust(pool=MERCHANT, reason="return", item=item_id, delta=quantity)
+    else:
+        return {}
+    return stock_changes_detail(changes)
 
 
 def return_grade(*, return_event: ReturnEvent, disposition: str, user=None

@@ -98,6 +98,24 @@ def test_a_kit_returned_to_our_warehouse_restocks_its_components(account, us, mf
     assert {c["item"] for c in adjustment.detail["merchant_stock"]} == {a.pk, b.pk}
 
 
+def test_a_kit_of_kits_restocks_the_items_it_stands_for(account, us, mfn_listing):
+    kit = mfn_listing.item
+    inner = Item.objects.create(sku="INNER-KIT", name="Inner kit")
+    a = Item.objects.create(sku="PART-A", name="Part A")
+    b = Item.objects.create(sku="PART-B", name="Part B")
+    KitComponent.objects.create(kit=kit, component=inner, quantity=2)
+    KitComponent.objects.create(kit=kit, component=a, quantity=1)
+    KitComponent.objects.create(kit=inner, component=a, quantity=1)
+    KitComponent.objects.create(kit=inner, component=b, quantity=3)
+    event = mfn_return(account, us, **{"Return quantity": "2"})
+    adjustment = return_grade(return_event=event, disposition="SELLABLE").adjustment
+    # 2 kits = 4 inner kits + 2 A = (4 A + 12 B) + 2 A; a kit holds no stock of its own
+    assert MerchantStock.objects.get(item=a).on_hand == 6
+    assert MerchantStock.objects.get(item=b).on_hand == 12
+    assert not MerchantStock.objects.filter(item=inner).exists()
+    assert {c["item"] for c in adjustment.detail["merchant_stock"]} == {a.pk, b.pk}
+
+
 def test_adjustment_is_never_applied_twice(account, us, fba_listing):
     event = fba_return(account, us)
     assert fba_stock(fba_listing) == (11, 1)
