@@ -97,9 +97,12 @@ def live(db):
 def _backfill(account, markets, world, *, naive: bool, monkeypatch):
     from amazonsync.clients import spapi_client
     from orders import flows, services
+    from orders.services import report
 
     timer = Timer()
-    monkeypatch.setattr(services, "orders_upsert", timer.wrap(services.orders_upsert))
+    timed_upsert = timer.wrap(services.orders_upsert)
+    monkeypatch.setattr(services, "orders_upsert", timed_upsert)  # the API pages
+    monkeypatch.setattr(report, "orders_upsert", timed_upsert)  # the all-orders report
     clock = SimulatedClock(start=world.start)
     client = spapi_client(account, clock=clock, bucket_store=MemoryBucketStore())
     start = datetime.datetime.fromtimestamp(world.window_start, datetime.UTC)

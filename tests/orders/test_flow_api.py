@@ -169,18 +169,18 @@ def test_a_crash_in_the_database_rolls_back_the_page_and_the_cursor(account, map
     cursor_at(account, T0)
     amazon.order("111-0000004-0001", updated=T0 + MIN)
     amazon.order("111-0000004-0002", updated=T0 + 2 * MIN)
-    from orders import services
+    from orders.services import upsert
 
-    real = services._customers_assign
+    real = upsert._customers_assign
 
     def crash(**kw):
         real(**kw)
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_customers_assign", crash)
+    monkeypatch.setattr(upsert, "_customers_assign", crash)
     assert run(account).status == "failed"
     assert Order.objects.count() == 0 and position(account) == T0
-    monkeypatch.setattr(services, "_customers_assign", real)
+    monkeypatch.setattr(upsert, "_customers_assign", real)
     assert run(account).status == "succeeded"
     assert Order.objects.count() == 2 and position(account) == T0 + 2 * MIN
 
