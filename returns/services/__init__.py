@@ -11,15 +11,8 @@ keyword-only arguments.
 
 Importing the package registers the exception-queue retries of returns."""
 
-from .common import (
-    BAD_ROW,
-    MARKETPLACE_UNKNOWN,
-    MEMO_CHANGED,
-    MFN_FOLLOW_UP,
-    NO_RULE,
-    ReturnsError,
-)
-from .credit_memos import CREDIT_MEMO_COLUMNS, credit_memos_export
+from .common import BAD_ROW, ReturnsError
+from .credit_memos import credit_memos_export
 from .dispositions import (
     AdjustmentOutcome,
     disposition_normalise,
@@ -29,15 +22,13 @@ from .dispositions import (
     return_adjustment_apply,
     return_grade,
 )
-from .imports import ImportCounts, return_apply, returns_import, returns_link_orders
+from .imports import ImportCounts, returns_import
 from .refunds import MatchCounts, refunds_match
-from .reimbursements import candidate_dismiss, reimbursements_apply
+from .reimbursements import candidate_dismiss
 
 __all__ = [
-    "BAD_ROW", "MARKETPLACE_UNKNOWN", "MEMO_CHANGED", "MFN_FOLLOW_UP", "NO_RULE",
-    "ReturnsError", "CREDIT_MEMO_COLUMNS", "credit_memos_export", "AdjustmentOutcome",
+    "BAD_ROW", "ReturnsError", "credit_memos_export", "AdjustmentOutcome",
     "disposition_normalise", "disposition_rule_for", "disposition_rule_save",
     "disposition_rules_ensure", "return_adjustment_apply", "return_grade", "ImportCounts",
-    "return_apply", "returns_import", "returns_link_orders", "MatchCounts", "refunds_match",
-    "candidate_dismiss", "reimbursements_apply",
+    "returns_import", "MatchCounts", "refunds_match", "candidate_dismiss",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -43,7 +43,6 @@ class ImportCounts:
     updated: int = 0
     unchanged: int = 0
     exceptions: int = 0
-    return_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         return {"report_type": self.report_type, "rows": self.rows, "created": self.created,
@@ -95,7 +94,6 @@ def returns_import(
                 counts.exceptions += 1
             else:
                 setattr(counts, outcome, getattr(counts, outcome) + 1)
-                counts.return_ids.append(event.pk)
     return counts
 
 

@@ -92,12 +92,23 @@ def test_mfn_refunded_not_returned_is_a_follow_up(account, us, mfn_listing):
     exc = SyncException.objects.get(reason_code="mfn_refund_not_returned")
     assert exc.status == "open" and exc.owner_team == "ops"
     assert "112-0000001-0000001" in exc.message
+    assert "refunded 20.00 USD on 2026-09-08" in exc.message
     # the buyer sends it back after all
     returns_import(account=account, source=mfn_file(mfn_row()), report_type=MFN_REPORT_TYPE,
                    marketplace=us)
     refunds_match(account=account, now=day(50))
     exc.refresh_from_db()
     assert exc.status == "resolved" and not match_of("112-0000001-0000001", "SKU-MFN-1").follow_up
+
+
+def test_daily_housekeeping_matches_refunds_for_every_active_account(account, us,
+                                                                    fba_listing):
+    from returns.tasks import match_refunds_all
+
+    refund(settlement(account))
+    fba_import(account, us, fba_row())
+    assert match_refunds_all() == 1
+    assert match_of().outcome == "refunded_returned"
 
 
 def test_returned_but_not_refunded(account, us, fba_listing):
