@@ -13,7 +13,7 @@ from . import services
 from .adminkit import ReadOnlyAdmin
 from .crypto import redact_secrets, redact_value
 from .models import ApiCall, SyncException, SyncRun
-from .permissions import user_teams
+from .permissions import ownership_refusal, user_teams
 from .selectors import exceptions_outside_teams
 
 ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
@@ -217,7 +217,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
         if refused:
             self.message_user(
                 request, "Left as they were: "
-                + services.ownership_refusal(verb=verb, refused=refused), messages.WARNING,
+                + ownership_refusal(verb=verb, refused=refused), messages.WARNING,
             )
 
     @admin.action(description="Mark selected as resolved", permissions=["change"])
@@ -257,7 +257,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
                 "form": form,
                 "queryset": queryset,
                 "allowed": set(allowed),
-                "refused_text": services.ownership_refusal(verb="ignore", refused=refused)
+                "refused_text": ownership_refusal(verb="ignore", refused=refused)
                 if refused else "",
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,

@@ -1,4 +1,5 @@
-"""Who may do what: the model permissions of the Ops and Accounting groups.
+"""Who may do what: the model permissions of the Ops and Accounting groups, and which
+exception teams each group works (the refusal, in plain words, when it is not theirs).
 
 One map, applied by data migrations (each app's migration calls ``ensure_groups`` after
 adding its models) and by ``manage.py demo``. Applying it twice changes nothing. Models not
@@ -6,6 +7,8 @@ installed yet are skipped.
 """
 
 from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
 
 ALL = ("view", "add", "change", "delete")
 
@@ -119,3 +122,24 @@ def user_teams(user) -> frozenset[str] | None:
         return frozenset()
     names = user.groups.values_list("name", flat=True)
     return frozenset(team for name in names for team in GROUP_TEAMS.get(name, ()))
+
+
+class ExceptionOwnershipError(PermissionDenied):
+    """Someone tried to resolve or ignore exceptions another team owns; nothing changed."""
+
+    def __init__(self, *, verb: str, refused: dict[str, list[int]]):
+        self.refused = refused
+        super().__init__(ownership_refusal(verb=verb, refused=refused) + " Nothing was changed.")
+
+
+def ownership_refusal(*, verb: str, refused: dict[str, list[int]]) -> str:
+    """Plain words for exceptions a user may not ``verb`` (resolve, ignore), per team."""
+    parts = []
+    for team, ids in sorted(refused.items()):
+        groups = " or ".join(TEAM_GROUPS.get(team, ())) or "no"
+        shown = ", ".join(f"#{pk}" for pk in ids[:20]) + (" …" if len(ids) > 20 else "")
+        parts.append(
+            f"{len(ids)} exception(s) belong to the {team} team ({shown}): only the {team} "
+            f"team (the {groups} group) or a superuser can {verb} them."
+        )
+    return " ".join(parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from .models import SyncException, SyncRun
 
@@ -15,18 +15,6 @@ def exception_rule_candidates(*, minimum: int = 3) -> QuerySet:
         .annotate(fixed_by_hand=Count("id"), last_fixed=Max("resolved_at"))
         .filter(fixed_by_hand__gte=minimum)
         .order_by("-fixed_by_hand", "reason_code")
-    )
-
-
-def exception_backlog_by_team() -> list[dict]:
-    """Open exceptions per owner team: count and oldest first-seen (one query)."""
-    return list(
-        SyncException.objects.filter(
-            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING]
-        )
-        .values("owner_team")
-        .annotate(count=Count("id"), oldest=Min("first_seen"))
-        .order_by("owner_team")
     )
 
 

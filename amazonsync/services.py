@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -28,7 +27,7 @@ from django.utils import timezone
 from .accounts import KEY_CHANGED, accounts
 from .crypto import redact_secrets, redact_value
 from .models import Severity, SyncCursor, SyncException, SyncLock, SyncRun, Team
-from .permissions import TEAM_GROUPS, user_teams
+from .permissions import ExceptionOwnershipError, user_teams
 from .registry import Flow, get_flow
 from .selectors import exceptions_outside_teams
 from .severity import RANK, classify, due
@@ -157,27 +156,6 @@ def exception_resolve(
 MANUAL_NOTE = "resolved by hand"
 
 _ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
-
-
-class ExceptionOwnershipError(PermissionDenied):
-    """Someone tried to resolve or ignore exceptions another team owns; nothing changed."""
-
-    def __init__(self, *, verb: str, refused: dict[str, list[int]]):
-        self.refused = refused
-        super().__init__(ownership_refusal(verb=verb, refused=refused) + " Nothing was changed.")
-
-
-def ownership_refusal(*, verb: str, refused: dict[str, list[int]]) -> str:
-    """Plain words for exceptions a user may not ``verb`` (resolve, ignore), per team."""
-    parts = []
-    for team, ids in sorted(refused.items()):
-        groups = " or ".join(TEAM_GROUPS.get(team, ())) or "no"
-        shown = ", ".join(f"#{pk}" for pk in ids[:20]) + (" …" if len(ids) > 20 else "")
-        parts.append(
-            f"{len(ids)} exception(s) belong to the {team} team ({shown}): only the {team} "
-            f"team (the {groups} group) or a superuser can {verb} them."
-        )
-    return " ".join(parts)
 
 
 def _ensure_owner(*, exception_ids: list[int], user, verb: str, statuses) -> None:
@@ -480,7 +458,8 @@ def flow_run(
 
     Never raises for a flow failure: the run is marked failed and the failure is queued as
     an exception. Two concurrent calls for the same target: one runs, the other is recorded
-    as skipped.
+    as skipped. The steps: record the run, refuse it for an account that may not run, claim
+    the lock (else skipped), run the flow under it (``_run_locked``).
     """
     spec = get_flow(flow)
     directory = accounts()
@@ -488,48 +467,51 @@ def flow_run(
     marketplace = directory.marketplace(marketplace_id) if marketplace_id else None
     if spec.per_marketplace and marketplace is None:
         raise ValueError(f"flow {flow!r} runs per marketplace: give a marketplace")
-    scope = marketplace.pk if marketplace else ""
     run = SyncRun.objects.create(
         flow=flow, account=account, marketplace=marketplace, trigger=trigger,
         started_at=timezone.now(), host=socket.gethostname()[:255], pid=os.getpid(),
     )
-
     problem = directory.problem(account)
     if problem is not None:
-        reason, message = problem
-        exception_record(
-            flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
-            object_key=account.selling_partner_id, reason_code=reason, message=message,
-            owner_team=Team.OPS, run=run,
-            severity=Severity.CRITICAL if reason == KEY_CHANGED else None,
-        )
-        return _finish(run, SyncRun.Status.REFUSED, error=message)
-
+        return _refuse(run, problem)
+    scope = marketplace.pk if marketplace else ""
     holder = lock_claim(flow=flow, account=account, scope=scope, run=run)
     if holder is None:
         return _finish(run, SyncRun.Status.SKIPPED, error="another run of this flow is active")
+    try:
+        return _run_locked(spec, run, scope=scope)
+    finally:
+        lock_release(flow=flow, account=account, scope=scope, holder=holder)
 
+
+def _refuse(run: SyncRun, problem: tuple[str, str]) -> SyncRun:
+    """The account may not run (inactive, unreadable secrets, ...): queue why, refuse."""
+    reason, message = problem
+    exception_record(
+        flow=run.flow, account=run.account, marketplace=run.marketplace,
+        object_kind="seller_account", object_key=run.account.selling_partner_id,
+        reason_code=reason, message=message, owner_team=Team.OPS, run=run,
+        severity=Severity.CRITICAL if reason == KEY_CHANGED else None,
+    )
+    return _finish(run, SyncRun.Status.REFUSED, error=message)
+
+
+def _run_locked(spec: Flow, run: SyncRun, *, scope: str) -> SyncRun:
+    """Run the flow in its context (the caller holds the lock) and mark the run: failures
+    become exceptions, success resolves the flow's previous failure."""
+    account, marketplace = run.account, run.marketplace
     ctx = spec.context(run=run, account=account, marketplace=marketplace, flow=spec)
     flow_key = f"{account.selling_partner_id}/{scope or '-'}"
     try:
         with _sigterm_interrupts():
             spec.func(ctx)
     except AuthError as err:
-        said = redact_secrets(str(err), secrets=directory.secrets(account))
-        if err.reauthorization_required and not account.needs_reauthorization:
-            directory.mark_reauthorization(account=account, reason=said)
-        exception_record(
-            flow=flow, account=account, marketplace=marketplace, object_kind="seller_account",
-            object_key=account.selling_partner_id,
-            reason_code="reauthorization_required" if err.reauthorization_required
-            else "auth_failed",
-            message=f"Amazon refused the credentials: {said}", owner_team=Team.OPS, run=run,
-        )
+        said = _auth_failure_record(run, err)
         return _finish(run, SyncRun.Status.FAILED, error=said, counts=ctx.counts)
     except Exception as err:
-        log.exception("flow %s failed for %s", flow, flow_key)
+        log.exception("flow %s failed for %s", spec.name, flow_key)
         exception_record(
-            flow=flow, account=account, marketplace=marketplace, object_kind="flow",
+            flow=spec.name, account=account, marketplace=marketplace, object_kind="flow",
             object_key=flow_key, reason_code="flow_failed",
             message=f"{type(err).__name__}: {err}", owner_team=spec.owner_team, run=run,
             payload={"error_type": type(err).__name__},
@@ -539,18 +521,34 @@ def flow_run(
     except BaseException as err:
         # Ctrl-C, SystemExit, SIGTERM (RunInterrupted): cut short, nothing wrong with the
         # data (committed pages are whole, the cursor not ahead), so no exception is queued.
-        log.warning("flow %s for %s interrupted (%s): run %s marked failed", flow, flow_key,
-                    type(err).__name__, run.pk)
+        log.warning("flow %s for %s interrupted (%s): run %s marked failed", spec.name,
+                    flow_key, type(err).__name__, run.pk)
         try:
             _finish(run, SyncRun.Status.FAILED, error=INTERRUPTED, counts=ctx.counts)
         except Exception:  # never hide the interruption; runall's safety net may mark it
             log.exception("could not mark run %s interrupted", run.pk)
         raise
-    finally:
-        lock_release(flow=flow, account=account, scope=scope, holder=holder)
-    exception_resolve(flow=flow, object_kind="flow", object_key=flow_key,
+    exception_resolve(flow=spec.name, object_kind="flow", object_key=flow_key,
                       reason_code="flow_failed", note="resolved: the next run succeeded")
     return _finish(run, SyncRun.Status.SUCCEEDED, counts=ctx.counts)
+
+
+def _auth_failure_record(run: SyncRun, err: AuthError) -> str:
+    """Amazon refused the account's credentials: flag the account for re-authorisation when
+    Amazon says so, queue the refusal; returns what Amazon said, without secrets."""
+    directory = accounts()
+    account = run.account
+    said = redact_secrets(str(err), secrets=directory.secrets(account))
+    if err.reauthorization_required and not account.needs_reauthorization:
+        directory.mark_reauthorization(account=account, reason=said)
+    exception_record(
+        flow=run.flow, account=account, marketplace=run.marketplace,
+        object_kind="seller_account", object_key=account.selling_partner_id,
+        reason_code="reauthorization_required" if err.reauthorization_required
+        else "auth_failed",
+        message=f"Amazon refused the credentials: {said}", owner_team=Team.OPS, run=run,
+    )
+    return said
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from amazonsync import services
 from amazonsync.models import SyncException
+from amazonsync.permissions import ExceptionOwnershipError
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def _status(exc) -> str:
 
 
 def test_ops_cannot_resolve_finance_exceptions_and_nothing_changes(queue, ops_user):
-    with pytest.raises(services.ExceptionOwnershipError) as caught:
+    with pytest.raises(ExceptionOwnershipError) as caught:
         services.exceptions_resolve(
             exception_ids=[queue["merch"].pk, queue["finance"].pk], user=ops_user
         )
@@ -46,7 +47,7 @@ def test_ops_cannot_resolve_finance_exceptions_and_nothing_changes(queue, ops_us
 
 
 def test_ops_cannot_ignore_finance_exceptions(queue, ops_user):
-    with pytest.raises(services.ExceptionOwnershipError, match="finance team"):
+    with pytest.raises(ExceptionOwnershipError, match="finance team"):
         services.exceptions_ignore(exception_ids=[queue["finance"].pk], user=ops_user,
                                    note="looks fine")
     assert _status(queue["finance"]) == "open"
@@ -55,7 +56,7 @@ def test_ops_cannot_ignore_finance_exceptions(queue, ops_user):
 def test_each_team_works_its_own_exceptions(queue, ops_user, accounting_user, superuser):
     assert services.exceptions_resolve(
         exception_ids=[queue["ops"].pk, queue["merch"].pk], user=ops_user) == 2
-    with pytest.raises(services.ExceptionOwnershipError, match="ops team"):
+    with pytest.raises(ExceptionOwnershipError, match="ops team"):
         services.exceptions_ignore(exception_ids=[queue["ops"].pk], user=accounting_user,
                                    note="x")
     assert services.exceptions_ignore(exception_ids=[queue["finance"].pk],
@@ -73,7 +74,7 @@ def test_a_user_in_no_team_group_resolves_nothing(queue, django_user_model):
     loner = django_user_model.objects.create_user("loner", password="pw-x-123456",
                                                   is_staff=True)
     loner.user_permissions.add(Permission.objects.get(codename="change_syncexception"))
-    with pytest.raises(services.ExceptionOwnershipError, match="ops team"):
+    with pytest.raises(ExceptionOwnershipError, match="ops team"):
         services.exceptions_resolve(exception_ids=[queue["ops"].pk], user=loner)
 
 
