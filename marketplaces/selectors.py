@@ -49,8 +49,8 @@ def account_problem(account: SellerAccount) -> tuple[str, str] | None:
             f"Seller account {account} must be authorised again in Seller Central{detail}; "
             "then paste the new refresh token on the account.",
         )
-    days_left = account.client_secret_days_left()
-    if days_left is not None and days_left < 0:
+    expiry = secret_expiry(account)
+    if expiry is not None and expiry[0] == EXPIRED:
         return (
             "lwa_secret_expired",
             f"The LWA client secret of {account} expired on "
