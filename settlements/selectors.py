@@ -1,4 +1,5 @@
-"""Reads for settlements: journal summaries, reconciliation, the drift series."""
+"""Reads for settlements: the GL mapping rules, journal summaries, reconciliation, the drift
+series."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fnmatch import fnmatchcase
 
 from django.apps import apps
 from django.db import connection
@@ -14,15 +16,110 @@ from django.db.models.expressions import RawSQL
 
 from amazonsync.money import quantize
 
-from .models import JournalBatch, JournalLine, Settlement, SettlementLine
+from .models import GLAccount, GLMapping, JournalBatch, JournalLine, Settlement, SettlementLine
 
 ZERO = Decimal("0")
 
 
 def active_batches(settlement: Settlement):
+    """Journal batches that count: not reversals, and not reversed."""
     return settlement.journal_batches.filter(
         kind=JournalBatch.Kind.JOURNAL, reversed_by__isnull=True
     )
+
+
+def previous_settlement(settlement: Settlement) -> Settlement | None:
+    """The settlement of the same account, currency and marketplace that ended last before
+    ``settlement`` started (its reserve is released in ``settlement``)."""
+    return (
+        Settlement.objects.filter(
+            account=settlement.account_id, currency=settlement.currency,
+            marketplace=settlement.marketplace_id, end_date__lte=settlement.start_date,
+        )
+        .exclude(pk=settlement.pk)
+        .order_by("-end_date", "-pk")
+        .first()
+    )
+
+
+# --------------------------------------------------------------------------- GL mapping
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pk: int
+    fields: tuple[str, str, str]
+    pattern: bool
+    marketplace_id: str | None
+    gl_account_id: int
+    specificity: tuple[int, int, int, int]
+
+    def matches(self, values: tuple[str, str, str], marketplace_id: str | None) -> bool:
+        if self.marketplace_id is not None and self.marketplace_id != marketplace_id:
+            return False
+        for rule_value, value in zip(self.fields, values, strict=True):
+            if not rule_value:
+                continue
+            if self.pattern:
+                if not fnmatchcase(value.lower(), rule_value):
+                    return False
+            elif value.lower() != rule_value:
+                return False
+        return True
+
+
+def _specificity(fields: tuple[str, str, str], pattern: bool, marketplace: bool):
+    exact = literal = 0
+    for value in fields:
+        if not value:
+            continue
+        if not pattern or not any(ch in value for ch in "*?["):
+            exact += 1
+            literal += len(value)
+        else:
+            literal += sum(1 for ch in value if ch not in "*?[]")
+    return (1 if marketplace else 0, exact, literal, 0)
+
+
+class GLMapper:
+    """Resolves (transaction type, amount type, description, marketplace) to a GL account.
+
+    Loads the rules once; the most specific matching rule wins (ties: the oldest rule).
+    """
+
+    def __init__(self) -> None:
+        rules = []
+        for m in GLMapping.objects.filter(gl_account__active=True).order_by("pk"):
+            fields = (
+                m.transaction_type.strip().lower(),
+                m.amount_type.strip().lower(),
+                m.amount_description.strip().lower(),
+            )
+            rules.append(
+                _Rule(
+                    pk=m.pk, fields=fields, pattern=m.pattern,
+                    marketplace_id=m.marketplace_id, gl_account_id=m.gl_account_id,
+                    specificity=_specificity(fields, m.pattern, m.marketplace_id is not None),
+                )
+            )
+        rules.sort(key=lambda r: (tuple(-x for x in r.specificity), r.pk))
+        self.rules = rules
+        self._cache: dict[tuple, _Rule | None] = {}
+
+    def rule_for(
+        self, transaction_type: str, amount_type: str, amount_description: str,
+        marketplace_id: str | None = None,
+    ) -> _Rule | None:
+        key = (transaction_type, amount_type, amount_description, marketplace_id)
+        if key not in self._cache:
+            values = (transaction_type, amount_type, amount_description)
+            self._cache[key] = next(
+                (r for r in self.rules if r.matches(values, marketplace_id)), None
+            )
+        return self._cache[key]
+
+
+# --------------------------------------------------------------------------- journals
 
 
 _STATUS_ORDER = ["draft", "ready", "approved", "exported"]
@@ -282,11 +379,7 @@ def order_reconciliation(settlement: Settlement, *, limit: int = 10_000, totals=
 
 def mapping_groups(settlement: Settlement) -> list[dict]:
     """The settlement's lines by (type, amount type, description) with their GL account."""
-    from .services import GLMapper
-
     mapper = GLMapper()
-    from .models import GLAccount
-
     accounts = {a.pk: a for a in GLAccount.objects.all()}
     rows = (
         SettlementLine.objects.filter(settlement=settlement)
@@ -305,8 +398,6 @@ def mapping_groups(settlement: Settlement) -> list[dict]:
 
 
 def reconciliation(settlement: Settlement) -> dict:
-    from .services import previous_settlement
-
     batches = list(
         settlement.journal_batches.select_related(
             "prepared_by", "approved_by", "last_changed_by", "reverses"
@@ -363,7 +454,3 @@ def drift_series(
             }
         )
     return series
-
-
-def settlements_with_drift():
-    return Settlement.objects.filter(Q(has_drift=True))

@@ -180,8 +180,8 @@ def _principal(order_id: str, sku: str, amount: str, ttype: str = "Order"):
 
 @pytest.mark.django_db
 def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
-    from settlements import services
     from settlements.selectors import OrderIssue, order_reconciliation
+    from settlements.services import journals, reconciliation, settlement_import
 
     # our orders: whole (no SKU on one of its settlement lines), split over two settlements,
     # a wrong price, a SKU we do not have; plus orders we do not know
@@ -197,18 +197,18 @@ def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
         _principal("302-3000000-0000001", "sku-a", "2.00"),
     ]
     data = settlement_file(lines, total="1309.74")
-    result = services.settlement_import(account=account, source=data)
+    result = settlement_import(account=account, source=data)
     s = result.settlement
     report = parse_settlement(data)
     totals = LineTotals(classify=order_line_kind)
     for _ in report.copy_chunks(prefix="0", totals=totals):
         pass
     groups = [(g.period, g.transaction_type, g.amount_type, g.amount_description, g.amount,
-               g.count) for g in services.settlement_line_groups(s)]
+               g.count) for g in journals.settlement_line_groups(s)]
     streamed = [(g.period, g.transaction_type, g.amount_type, g.amount_description, g.amount,
-                 g.count) for g in services.settlement_line_groups(s, totals=totals)]
+                 g.count) for g in journals.settlement_line_groups(s, totals=totals)]
     assert streamed == groups
-    assert services._reserve_sums(s, totals) == services._reserve_sums(s)
+    assert reconciliation._reserve_sums(s, totals) == reconciliation._reserve_sums(s)
     sql = order_reconciliation(s)
     mine = order_reconciliation(s, totals=totals)
     assert (sql is None) == (mine is None)

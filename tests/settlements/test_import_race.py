@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
 from amazonsync.models import SyncException
-from settlements import services
 from settlements.models import Settlement, SettlementLine
+from settlements.services import importing
 from tests.settlements.settlement_samples import DEFAULT_LINES, settlement_file
 
 TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
@@ -32,13 +32,13 @@ def test_concurrent_imports_of_one_settlement_serialise(account, tmp_path, monke
     a.write_bytes(settlement_file())
     b.write_bytes(settlement_file([*DEFAULT_LINES[:-1], dict(DEFAULT_LINES[-1], amount="-45.00")]))
 
-    store = services._store_lines
+    store = importing._store_lines
 
     def slow_store(settlement, tally):
         time.sleep(0.5)  # keep the first import's transaction open while the other starts
         store(settlement, tally)
 
-    monkeypatch.setattr(services, "_store_lines", slow_store)
+    monkeypatch.setattr(importing, "_store_lines", slow_store)
     barrier = threading.Barrier(2)
     outcomes: dict[str, dict] = {}
 
