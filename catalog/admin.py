@@ -5,23 +5,18 @@ services; history is on Item and Listing."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
 from amazonsync.admin import register_object_link
 
-from . import bulkwrite, selectors, services
+from . import selectors, services
 from .forms import FileImportForm, MapListingsForm
 from .models import (
     FbaStock,
@@ -46,11 +41,6 @@ class CatalogImportExportMixin(ImportExportMixin):
     import_form_class = FileImportForm
     import_template_name = "admin/catalog/import.html"
 
-    def get_import_data_kwargs(self, **kwargs):
-        kwargs = super().get_import_data_kwargs(**kwargs)
-        kwargs["rollback_on_validation_errors"] = True  # one bad row: nothing is written
-        return kwargs
-
     def import_action(self, request, **kwargs):
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None)
@@ -74,28 +64,6 @@ class CatalogImportExportMixin(ImportExportMixin):
             return TemplateResponse(request, [self.import_template_name], context,
                                     status=400)
         return super().process_result(result, request)
-
-    def generate_log_entries(self, result, request):
-        """The admin log entry import-export writes for each new or changed row, in one
-        multi-row insert rather than a LogEntry instance per row."""
-        if self.get_skip_admin_log():
-            return
-        flags = {RowResult.IMPORT_TYPE_NEW: ADDITION, RowResult.IMPORT_TYPE_UPDATE: CHANGE}
-        groups: dict[str, list] = {}
-        for row in result:
-            if row.import_type in flags:
-                groups.setdefault(row.import_type, []).append(row)
-        if not groups:
-            return
-        content_type_id = ContentType.objects.get_for_model(
-            self.model, for_concrete_model=False).pk
-        now, user_id = timezone.now(), request.user.pk
-        rows = [(now, user_id, content_type_id, str(row.object_id), (row.object_repr or "")[:200],
-                 flags[import_type], str(_(f"{import_type} through import_export")))
-                for import_type, group in groups.items() for row in group]
-        bulkwrite.insert_rows(LogEntry, ["action_time", "user_id", "content_type_id",
-                                         "object_id", "object_repr", "action_flag",
-                                         "change_message"], rows)
 
     def add_success_message(self, result, request):
         totals = result.totals
