@@ -356,8 +356,9 @@ class ReimbursementCandidateAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "at_stake": selectors.candidates_at_stake()}
+        at_stake = [{**row, "amount_shown": money_display(row["amount"], row["currency"])}
+                    for row in selectors.candidates_at_stake()]
+        extra_context = {**(extra_context or {}), "at_stake": at_stake}
         return super().changelist_view(request, extra_context)
 
     change_list_template = "admin/returns/reimbursementcandidate/change_list.html"

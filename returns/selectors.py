@@ -96,7 +96,7 @@ def candidates_at_stake() -> list[dict]:
     rows = (candidates_open().values("currency")
             .annotate(count=Count("id"), amount=Sum("amount_at_stake"),
                       oldest=Min("opened_at")).order_by("currency"))
-    return [{"currency": r["currency"] or "-", "count": r["count"],
+    return [{"currency": r["currency"], "count": r["count"],
              "amount": r["amount"] or Decimal("0"),
              "oldest_days": (now - r["oldest"]).days if r["oldest"] else None} for r in rows]
 
