@@ -5,7 +5,6 @@ services; history is on Item and Listing."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,6 +14,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
 from amazonsync.admin import register_object_link
+from amazonsync.adminkit import ReadOnlyAdmin, money_display
 
 from . import selectors, services
 from .forms import FileImportForm, MapListingsForm
@@ -29,6 +29,7 @@ from .models import (
     PushFeed,
 )
 from .resources import ItemResource, ListingResource
+from .services.mappings import listing_save
 
 PREVIEW_ROWS = 200
 
@@ -57,9 +58,7 @@ class CatalogImportExportMixin(ImportExportMixin):
             context = self.admin_site.each_context(request)
             context.update({
                 "title": "Import", "opts": self.model._meta, "result": result,
-                "invalid_count": len(result.invalid_rows),
-                "import_error_display": ("message",), "form": None,
-                "nothing_written": True,
+                "invalid_count": len(result.invalid_rows), "form": None,
             })
             return TemplateResponse(request, [self.import_template_name], context,
                                     status=400)
@@ -128,7 +127,7 @@ class ListingAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
 
     @admin.display(description="price", ordering="price")
     def price_shown(self, obj):
-        return f"{obj.price} {obj.currency}" if obj.price is not None else "—"
+        return money_display(obj.price, obj.currency)
 
     @admin.display(description="FBA fulfillable")
     def fba_fulfillable(self, obj):
@@ -146,10 +145,7 @@ class ListingAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
                                          maximum=obj.max_quantity)
 
     def save_model(self, request, obj, form, change):
-        was_unmapped = change and "item" in form.changed_data and form.initial.get("item") is None
-        super().save_model(request, obj, form, change)
-        if obj.item_id is not None and (was_unmapped or not change):
-            transaction.on_commit(lambda: services.mapping_applied(listing=obj))
+        listing_save(listing=obj, user=request.user)
 
     @admin.action(description="Map selected listings to an item…",
                   permissions=["change"])
@@ -226,7 +222,7 @@ class ItemAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
 
     @admin.display(description="unit cost")
     def unit_cost_shown(self, obj):
-        return f"{obj.unit_cost} {obj.cost_currency}" if obj.unit_cost is not None else "—"
+        return money_display(obj.unit_cost, obj.cost_currency)
 
     @admin.display(description="available now (kits: from components)")
     def available_now(self, obj):
@@ -243,19 +239,6 @@ class MerchantStockAdmin(admin.ModelAdmin):
     @admin.display(description="available")
     def available(self, obj):
         return obj.available
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Data pulled from Amazon: look, don't touch."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(FbaStock)
