@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
-from amazonsync.money import fmt
+from amazonsync.adminkit import ReadOnlyAdmin, money_display
 from amazonsync.spreadsheets import CSV, XLSX  # inert formulas, exact keys
 
 from . import selectors, services
@@ -31,10 +31,6 @@ from .models import (
     ShipmentStatus,
 )
 from .resources import CarrierMappingResource
-
-
-def _money(amount, currency) -> str:
-    return "—" if amount is None else f"{fmt(amount, currency)} {currency}"
 
 
 class HasExceptionsFilter(admin.SimpleListFilter):
@@ -65,10 +61,21 @@ class UnmappedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
+class _ReadOnlyInline(admin.TabularInline):
+    """Rows shown with their parent, never added or edited here."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(_ReadOnlyInline):
+    model = OrderLine
     show_change_link = False
     fields = ("order_item_id", "seller_sku", "asin", "listing", "unmapped", "quantity_ordered",
               "quantity_shipped", "reserved_quantity", "price", "tax", "shipping", "discount")
@@ -77,47 +84,35 @@ class OrderLineInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("listing", "listing__marketplace")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="item price")
     def price(self, line):
-        return _money(line.item_price, line.currency)
+        return money_display(line.item_price, line.currency)
 
     @admin.display(description="item tax")
     def tax(self, line):
-        return _money(line.item_tax, line.currency)
+        return money_display(line.item_tax, line.currency)
 
     @admin.display(description="shipping")
     def shipping(self, line):
-        return _money(line.shipping_price, line.currency)
+        return money_display(line.shipping_price, line.currency)
 
     @admin.display(description="promotion")
     def discount(self, line):
-        return _money(line.promotion_discount, line.currency)
+        return money_display(line.promotion_discount, line.currency)
 
 
-class ShipmentInline(admin.TabularInline):
+class ShipmentInline(_ReadOnlyInline):
     model = Shipment
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = ("package_reference_id", "carrier", "carrier_code", "tracking_number",
               "ship_date", "status", "confirmed_at", "last_error")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders come from Amazon: viewable, never added, edited or deleted here."""
+
     list_display = ("amazon_order_id", "marketplace_code", "purchase_date", "status",
                     "fulfillment_channel", "prime", "total", "last_update_date",
                     "ack_sla_met")
@@ -140,12 +135,6 @@ class OrderAdmin(admin.ModelAdmin):
         names = [f.name for f in Order._meta.fields if f.name not in ("raw", "customer", "id")]
         return [*names, "customer_link", "raw_pretty"]
 
-    def has_add_permission(self, request):
-        return False  # orders come from Amazon
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="marketplace", ordering="marketplace__code")
     def marketplace_code(self, order):
         return order.marketplace.code
@@ -156,7 +145,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="total", ordering="order_total")
     def total(self, order):
-        return _money(order.order_total, order.currency)
+        return money_display(order.order_total, order.currency)
 
     @admin.display(description="customer")
     def customer_link(self, order):
@@ -282,7 +271,10 @@ class ShipmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
+    """Customers are derived from orders; a superuser may delete one."""
+
+    superuser_may_delete = True
     list_display = ("__str__", "buyer_token", "order_key", "country_code", "order_count",
                     "created_at")
     search_fields = ("=buyer_token", "=order_key", "name")
@@ -296,9 +288,6 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description="orders", ordering="n_orders")
     def order_count(self, customer):
         return customer.n_orders
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(CarrierMapping)
