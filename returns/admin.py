@@ -179,7 +179,7 @@ class ReturnEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
-        if obj is not None and (obj.channel != "MFN" or hasattr(obj, "adjustment")):
+        if obj is not None and not selectors.return_gradeable(obj):
             fields.append("graded_disposition")
         return fields
 

@@ -104,3 +104,9 @@ def candidates_at_stake() -> list[dict]:
 def candidate_age_days(candidate: ReimbursementCandidate, now=None) -> int:
     end = candidate.closed_at or now or timezone.now()
     return max(0, (end - candidate.opened_at).days)
+
+
+def return_gradeable(event: ReturnEvent) -> bool:
+    """Ops may still record what they found on inspection: an MFN return not yet applied to
+    stock."""
+    return event.channel == "MFN" and not hasattr(event, "adjustment")
