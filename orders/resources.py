@@ -1,8 +1,9 @@
 """CSV/XLSX import and export of carrier mappings (django-import-export).
 
-Rows are keyed on (carrier, ship method); the Amazon carrier code is checked against the
-codes Amazon accepts (any capitalisation, stored in Amazon's spelling) and "Other" needs a
-carrier name. A wrong row is reported with its reason and nothing is written.
+Rows are keyed on (carrier, ship method); the Amazon side is checked by the same rule as
+the admin (``services.carrier_code_checked``: a code Amazon accepts, stored in Amazon's
+spelling, and "Other" with a carrier name). A wrong row is reported with its reason and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
-from .carriers import AMAZON_CARRIER_CODES, canonical_carrier_code
 from .models import CarrierMapping
+from .services import CarrierMappingInvalid, carrier_code_checked
 
 TRUE_WORDS = {"yes", "y", "true", "1", "on"}
 FALSE_WORDS = {"no", "n", "false", "0", "off"}
@@ -45,15 +46,11 @@ class CarrierMappingResource(resources.ModelResource):
             row[column] = _text(row.get(column))
         if not row["carrier"]:
             raise ValidationError("carrier: a value is required")
-        code = canonical_carrier_code(row["amazon_carrier_code"])
-        if code is None:
-            raise ValidationError(
-                f"amazon_carrier_code: {row['amazon_carrier_code']!r} is not a carrier code "
-                f"Amazon accepts (for example: {', '.join(AMAZON_CARRIER_CODES[:8])}, ... or "
-                "Other with a carrier name)")
-        row["amazon_carrier_code"] = code
-        if code == "Other" and not row["amazon_carrier_name"]:
-            raise ValidationError('amazon_carrier_name: required when the code is "Other"')
+        try:
+            row["amazon_carrier_code"] = carrier_code_checked(
+                code=row["amazon_carrier_code"], name=row["amazon_carrier_name"])
+        except CarrierMappingInvalid as err:
+            raise ValidationError(f"{err.column}: {err}") from None
         active = _text(row.get("active")).lower()
         if active in ("", *TRUE_WORDS):
             row["active"] = "1"

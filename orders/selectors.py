@@ -75,11 +75,6 @@ def open_exceptions_exist():
              | Q(object_key__startswith=OuterRef("amazon_order_id"))))
 
 
-def orders_with_exceptions(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
-    qs = qs if qs is not None else Order.objects.all()
-    return qs.filter(open_exceptions_exist())
-
-
 def unshipped_lines(order: Order) -> list[OrderLine]:
     return [line for line in order.lines.order_by("pk") if line.quantity_unshipped > 0]
 

@@ -12,7 +12,12 @@ Every service is keyword-only and atomic.
 
 from __future__ import annotations
 
-from .carrier_mappings import carrier_mapping_save, carrier_mapping_upsert
+from .carrier_mappings import (
+    CarrierMappingInvalid,
+    carrier_code_checked,
+    carrier_mapping_save,
+    carrier_mapping_upsert,
+)
 from .lines import order_lines_fill_ids, order_lines_relink
 from .plans import UpsertCounts
 from .reasons import (
@@ -43,9 +48,10 @@ from .upsert import orders_upsert
 __all__ = [
     "AMAZON_REJECTED", "BAD_ORDER", "CONFIRM_ERROR", "MISSING_ITEM_IDS", "MISSING_TRACKING",
     "ORDERS_FLOW", "SHIPMENTS_FLOW", "UNKNOWN_CARRIER", "UNKNOWN_MARKETPLACE",
-    "ReportImportResult", "ShipmentInvalid", "UpsertCounts", "carrier_mapping_save",
-    "carrier_mapping_upsert", "line_exception_key", "order_lines_fill_ids",
-    "order_lines_relink", "orders_report_import", "orders_upsert", "shipment_confirm",
-    "shipment_exception_key", "shipment_mark_confirmed", "shipment_record", "shipment_update",
-    "shipments_cancel", "shipments_requeue",
+    "CarrierMappingInvalid", "ReportImportResult", "ShipmentInvalid", "UpsertCounts",
+    "carrier_code_checked", "carrier_mapping_save", "carrier_mapping_upsert",
+    "line_exception_key", "order_lines_fill_ids", "order_lines_relink",
+    "orders_report_import", "orders_upsert", "shipment_confirm", "shipment_exception_key",
+    "shipment_mark_confirmed", "shipment_record", "shipment_update", "shipments_cancel",
+    "shipments_requeue",
 ]
