@@ -134,9 +134,6 @@ class StrictResource(resources.ModelResource):
         """Every column exports through ``_Widget``; import parsing is ``parse_row``'s."""
         return fields.Field(field_name, field_name, widget=_Widget(), readonly=readonly)
 
-    def get_diff_headers(self):
-        return self.column_names()
-
     # --- the validation pass -----------------------------------------------------------
     def before_import(self, dataset, **kwargs):
         self.user = kwargs.get("user") or self.user

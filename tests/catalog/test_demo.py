@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
+from amazonsync.demo import DemoContext
 from amazonsync.models import SyncException, SyncRun
 from catalog import demo
 from catalog.models import FbaStock, Item, Listing, PushFeed
@@ -13,24 +12,14 @@ from catalog.models import FbaStock, Item, Listing, PushFeed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@dataclass
-class Ctx:
-    account: object
-    api_url: str
-    sync: bool = True
-    lines: list = field(default_factory=list)
-    problems: list = field(default_factory=list)
-
-    def log(self, line):
-        self.lines.append(line)
-
-    def problem(self, message):
-        self.problems.append(message)
+def _ctx(sandbox, lines: list, *, sync: bool = True) -> DemoContext:
+    return DemoContext(account=sandbox.account, sandbox_url=sandbox.url, api_url=sandbox.url,
+                       log=lines.append, sync=sync)
 
 
 def test_demo_loads_catalog_and_runs_the_flows(sandbox):
-    ctx = Ctx(account=sandbox.account, api_url=sandbox.url)
-    demo.load(ctx)
+    lines: list[str] = []
+    demo.load(_ctx(sandbox, lines))
     assert Item.objects.count() >= 30
     assert Listing.objects.filter(item__isnull=False).count() >= 30
     unmapped = SyncException.objects.filter(reason_code="unmapped_sku", status="open")
@@ -40,8 +29,8 @@ def test_demo_loads_catalog_and_runs_the_flows(sandbox):
     assert PushFeed.objects.filter(status="DONE", kind="quantity").exists()
     assert PushFeed.objects.filter(status="DONE", kind="price").exists()
     assert FbaStock.objects.exists()
-    assert not SyncRun.objects.exclude(status=SyncRun.Status.SUCCEEDED).exists(), ctx.lines
+    assert not SyncRun.objects.exclude(status=SyncRun.Status.SUCCEEDED).exists(), lines
     # idempotent: loading again adds nothing
     counts = (Item.objects.count(), Listing.objects.count())
-    demo.load(Ctx(account=sandbox.account, api_url=sandbox.url, sync=False))
+    demo.load(_ctx(sandbox, [], sync=False))
     assert (Item.objects.count(), Listing.objects.count()) == counts
