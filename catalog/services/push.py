@@ -48,8 +48,7 @@ def quantities_push(*, ctx: FlowContext, available: dict[int, int] | None = None
     for batch in feeds.chunks(changes):
         messages = [feeds.quantity_message(n, c) for n, c in enumerate(batch, 1)]
         _feed_send(ctx=ctx, kind=PushFeed.Kind.QUANTITY, batch=batch, messages=messages,
-                   outcome=outcome, reason_code=QUANTITY_REJECTED,
-                   apply=_apply_quantities, what="quantity")
+                   outcome=outcome, reason_code=QUANTITY_REJECTED, what="quantity")
     return outcome
 
 
@@ -63,13 +62,12 @@ def prices_push(*, ctx: FlowContext) -> PushOutcome:
     for batch in feeds.chunks(changes):
         messages = [feeds.price_message(n, c, ctx.marketplace.pk) for n, c in enumerate(batch, 1)]
         _feed_send(ctx=ctx, kind=PushFeed.Kind.PRICE, batch=batch, messages=messages,
-                   outcome=outcome, reason_code=PRICE_REJECTED, apply=_apply_prices,
-                   what="price")
+                   outcome=outcome, reason_code=PRICE_REJECTED, what="price")
     return outcome
 
 
 def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
-               outcome: PushOutcome, reason_code: str, apply, what: str) -> None:
+               outcome: PushOutcome, reason_code: str, what: str) -> None:
     started = time.perf_counter()
     doc = feeds.document(seller_id=ctx.account.selling_partner_id, messages=messages)
     content = feeds.dumps(doc)
@@ -107,7 +105,7 @@ def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
         (rejected if errors else accepted).append((change, errors))
     now = ctx.now
     with transaction.atomic():
-        apply([c for c, _ in accepted], now)
+        _pushed_record([c for c, _ in accepted], now, what=what)
         PushFeed.objects.filter(pk=record.pk).update(
             feed_id=result.feed_id, status=result.processing_status, finished_at=now,
             accepted=len(accepted), rejected=len(rejected))
@@ -130,24 +128,16 @@ def _feed_send(*, ctx: FlowContext, kind: str, batch, messages: list[dict],
     ctx.count(updated=len(accepted))
 
 
-def _apply_quantities(changes: list, now) -> None:
-    by_value: dict[int, list[int]] = defaultdict(list)
+def _pushed_record(changes: list, now, *, what: str) -> None:
+    """Amazon accepted these: record the pushed quantity (or price) and when, per listing,
+    in one update per value."""
+    by_value: dict[int | Decimal, list[int]] = defaultdict(list)
     for change in changes:
-        by_value[change.quantity].append(change.listing_id)
-    for quantity, ids in by_value.items():
+        by_value[getattr(change, what)].append(change.listing_id)
+    for value, ids in by_value.items():
         for start in range(0, len(ids), 900):
             Listing.objects.filter(pk__in=ids[start:start + 900]).update(
-                last_pushed_quantity=quantity, last_pushed_quantity_at=now)
-
-
-def _apply_prices(changes: list, now) -> None:
-    by_value: dict[Decimal, list[int]] = defaultdict(list)
-    for change in changes:
-        by_value[change.price].append(change.listing_id)
-    for price, ids in by_value.items():
-        for start in range(0, len(ids), 900):
-            Listing.objects.filter(pk__in=ids[start:start + 900]).update(
-                last_pushed_price=price, last_pushed_price_at=now)
+                **{f"last_pushed_{what}": value, f"last_pushed_{what}_at": now})
 
 
 def _resolve_accepted(*, ctx: FlowContext, skus: list[str], reason_code: str) -> None:

@@ -9,6 +9,20 @@ from typing import Any
 
 from .data import STATUSES, LineData, OrderData, OrderDataError, required, to_bool, to_datetime
 
+# The ship-to address's fields in each API version, by the Order column they fill.
+_V0_ADDRESS = {"ship_city": "City", "ship_state": "StateOrRegion",
+               "ship_postal_code": "PostalCode", "ship_country": "CountryCode"}
+_2026_ADDRESS = {"ship_city": "city", "ship_state": "stateOrRegion",
+                 "ship_postal_code": "postalCode", "ship_country": "countryCode"}
+
+
+def _ship_to(address: dict, fields: dict[str, str]) -> dict[str, str]:
+    """The address columns, all of them when the order gives an address, none otherwise."""
+    if not address:
+        return {}
+    return {column: str(address.get(key) or "") for column, key in fields.items()}
+
+
 # ---------------------------------------------------------------------------- Orders v0
 
 
@@ -51,14 +65,7 @@ def order_from_v0(raw: dict) -> OrderData:
     buyer = raw.get("BuyerInfo") or {}
     if buyer:
         values["purchase_order_number"] = str(buyer.get("PurchaseOrderNumber") or "")
-    address = raw.get("ShippingAddress") or {}
-    if address:
-        values.update({
-            "ship_city": str(address.get("City") or ""),
-            "ship_state": str(address.get("StateOrRegion") or ""),
-            "ship_postal_code": str(address.get("PostalCode") or ""),
-            "ship_country": str(address.get("CountryCode") or ""),
-        })
+    values.update(_ship_to(raw.get("ShippingAddress") or {}, _V0_ADDRESS))
     return OrderData(
         amazon_order_id=order_id,
         marketplace_id=str(raw.get("MarketplaceId") or ""),
@@ -159,14 +166,8 @@ def order_from_2026(raw: dict) -> OrderData:
     buyer = raw.get("buyer") or {}
     if buyer:
         values["purchase_order_number"] = str(buyer.get("buyerPurchaseOrderNumber") or "")
-    address = (raw.get("recipient") or {}).get("deliveryAddress") or {}
-    if address:
-        values.update({
-            "ship_city": str(address.get("city") or ""),
-            "ship_state": str(address.get("stateOrRegion") or ""),
-            "ship_postal_code": str(address.get("postalCode") or ""),
-            "ship_country": str(address.get("countryCode") or ""),
-        })
+    values.update(_ship_to((raw.get("recipient") or {}).get("deliveryAddress") or {},
+                           _2026_ADDRESS))
     lines = None
     if "orderItems" in raw:
         lines = [line_from_2026(i, currency=currency) for i in raw.get("orderItems") or []]

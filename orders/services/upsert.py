@@ -193,8 +193,17 @@ def _orders_update(*, plans: list[OrderPlan], counts: UpsertCounts) -> None:
 def _customers_assign(*, account, plans: list[OrderPlan]) -> list[int]:
     """Give every order its customer: by buyer token, else one per order. Returns the ids of
     per-order customers replaced by a token customer (deleted once unused)."""
-    by_token = _customers_by_token(account=account, plans=plans)
-    by_order = _customers_by_order(account=account, plans=plans)
+    latest = {p.data.buyer_token: p.data for p in plans if p.data.buyer_token}
+    by_token = _customers_by(
+        account=account, field="buyer_token", keys=set(latest),
+        new=lambda t: Customer(account=account, buyer_token=t,
+                               name=latest[t].buyer_name[:255],
+                               country_code=latest[t].values.get("ship_country", "")[:2]))
+    by_order = _customers_by(  # one customer per order without a buyer token (and none yet)
+        account=account, field="order_key",
+        keys={p.order.amazon_order_id for p in plans
+              if not p.data.buyer_token and p.order.customer_id is None},
+        new=lambda k: Customer(account=account, order_key=k))
     orphans = []
     for plan in plans:
         order = plan.order
@@ -210,39 +219,16 @@ def _customers_assign(*, account, plans: list[OrderPlan]) -> list[int]:
     return orphans
 
 
-def _customers_by_token(*, account, plans: list[OrderPlan]) -> dict[str, Customer]:
-    tokens = {p.data.buyer_token for p in plans if p.data.buyer_token}
-    if not tokens:
+def _customers_by(*, account, field: str, keys: set[str], new) -> dict[str, Customer]:
+    """The account's customers by ``field`` (buyer token or order key); the missing ones
+    created with ``new(key)`` (a concurrent creation is fine: they are read back)."""
+    if not keys:
         return {}
-    by_token = {c.buyer_token: c for c in Customer.objects.filter(
-        account=account, buyer_token__in=tokens)}
-    missing = tokens - set(by_token)
+    found = {getattr(c, field): c for c in Customer.objects.filter(
+        account=account, **{f"{field}__in": keys})}
+    missing = keys - set(found)
     if missing:
-        first = {p.data.buyer_token: p for p in plans if p.data.buyer_token in missing}
-        Customer.objects.bulk_create([
-            Customer(account=account, buyer_token=t, name=first[t].data.buyer_name[:255],
-                     country_code=first[t].data.values.get("ship_country", "")[:2])
-            for t in sorted(missing)
-        ], ignore_conflicts=True)
-        by_token.update({c.buyer_token: c for c in Customer.objects.filter(
-            account=account, buyer_token__in=missing)})
-    return by_token
-
-
-def _customers_by_order(*, account, plans: list[OrderPlan]) -> dict[str, Customer]:
-    """One customer per order without a buyer token (and no customer yet)."""
-    per_order = {p.order.amazon_order_id for p in plans
-                 if not p.data.buyer_token and p.order.customer_id is None}
-    if not per_order:
-        return {}
-    by_order = {c.order_key: c for c in Customer.objects.filter(
-        account=account, order_key__in=per_order)}
-    missing = per_order - set(by_order)
-    if missing:
-        Customer.objects.bulk_create(
-            [Customer(account=account, order_key=k) for k in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        by_order.update({c.order_key: c for c in Customer.objects.filter(
-            account=account, order_key__in=missing)})
-    return by_order
+        Customer.objects.bulk_create([new(k) for k in sorted(missing)], ignore_conflicts=True)
+        found.update({getattr(c, field): c for c in Customer.objects.filter(
+            account=account, **{f"{field}__in": missing})})
+    return found
