@@ -21,8 +21,8 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from amazonsync.adminkit import ReadOnlyAdmin, money_display
 from amazonsync.spreadsheets import CSV, XLSX
-from marketplaces.models import Marketplace, SellerAccount
 
 from . import selectors, services
 from .models import (
@@ -37,18 +37,13 @@ from .models import (
 from .resources import GLAccountResource, GLMappingResource
 
 
-def _money(value, currency=""):
-    if value is None:
-        return "—"
-    return f"{value:,.2f} {currency}".strip() if currency != "JPY" else f"{value:,.0f} JPY"
-
-
 def _drift_cell(value, currency):
     if value is None:
         return format_html('<span class="drift-na">n/a</span>')
     if value:
-        return format_html('<span class="drift drift-yes">{}</span>', _money(value, currency))
-    return format_html('<span class="drift-ok">{}</span>', _money(value, currency))
+        return format_html('<span class="drift drift-yes">{}</span>',
+                           money_display(value, currency))
+    return format_html('<span class="drift-ok">{}</span>', money_display(value, currency))
 
 
 # --------------------------------------------------------------------------- settlements
@@ -135,7 +130,7 @@ class SettlementAdmin(admin.ModelAdmin):
 
     @admin.display(description="total", ordering="total_amount")
     def total(self, obj):
-        return _money(obj.total_amount, obj.currency)
+        return money_display(obj.total_amount, obj.currency)
 
     @admin.display(description="internal drift", ordering="internal_drift")
     def internal(self, obj):
@@ -217,12 +212,7 @@ class SettlementAdmin(admin.ModelAdmin):
             "series": series,
             "chart_data": {"series": series, "reconciliation_url": change_url.replace(
                 "/change/", "/reconciliation/")},
-            "marketplaces": Marketplace.objects.filter(
-                pk__in=Settlement.objects.values("marketplace")
-            ),
-            "accounts": SellerAccount.objects.filter(
-                pk__in=Settlement.objects.values("account")
-            ),
+            **selectors.drift_chart_choices(),
             "selected": {"marketplace": marketplace or "", "account": account or "",
                          "from": request.GET.get("from", ""), "to": request.GET.get("to", "")},
         }
@@ -258,7 +248,7 @@ class LookaheadChangeList(ChangeList):
 
 
 @admin.register(SettlementLine)
-class SettlementLineAdmin(admin.ModelAdmin):
+class SettlementLineAdmin(ReadOnlyAdmin):
     list_display = ("settlement", "line_number", "transaction_type", "amount_type",
                     "amount_description", "amount", "order_id", "sku", "posted_date")
     list_select_related = ("settlement",)
@@ -283,15 +273,6 @@ class SettlementLineAdmin(admin.ModelAdmin):
         return lookup == "settlement__id__exact" or super().lookup_allowed(
             lookup, value, request
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --------------------------------------------------------------------------- GL
@@ -535,15 +516,11 @@ class JournalBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(SettlementReportDocument)
-class SettlementReportDocumentAdmin(admin.ModelAdmin):
+class SettlementReportDocumentAdmin(ReadOnlyAdmin):
+    # a superuser may delete a document's record, so that the flow imports it again
+    superuser_may_delete = True
     list_display = ("report_id", "report_document_id", "account", "settlement", "outcome",
                     "created_time", "processed_at")
     list_select_related = ("account", "settlement")
     list_filter = ("outcome",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 

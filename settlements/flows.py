@@ -15,8 +15,8 @@ from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
 
-from .models import SettlementReportDocument
 from .parsers import REPORT_TYPE
+from .selectors import report_documents_imported
 
 LOOKBACK = datetime.timedelta(days=89)
 OVERLAP = datetime.timedelta(days=2)
@@ -26,8 +26,6 @@ OVERLAP = datetime.timedelta(days=2)
                owner_team=Team.FINANCE, every=360)
 def settlements(ctx: FlowContext) -> None:
     """Import new V2 settlement reports (getReports, each document once)."""
-    from .services import settlement_import
-
     now = ctx.now
     cursor = ctx.cursor()
     since = now - LOOKBACK
@@ -42,11 +40,8 @@ def settlements(ctx: FlowContext) -> None:
     )
     reports.sort(key=lambda r: (r.get("createdTime") or "", r.get("reportId") or ""))
     ctx.count(fetched=len(reports))
-    done = set(
-        SettlementReportDocument.objects.filter(
-            account=ctx.account,
-            report_document_id__in=[r.get("reportDocumentId") for r in reports],
-        ).values_list("report_document_id", flat=True)
+    done = report_documents_imported(
+        account=ctx.account, document_ids=[r.get("reportDocumentId") for r in reports]
     )
     newest = cursor.position
     for report in reports:
@@ -57,7 +52,7 @@ def settlements(ctx: FlowContext) -> None:
         if document_id in done:
             ctx.count(unchanged=1)
         else:
-            _import_one(ctx, report, document_id, created_time, settlement_import)
+            _import_one(ctx, report, document_id, created_time)
         if created_time and (newest is None or created_time > newest):
             newest = created_time
     if newest is not None:
@@ -65,7 +60,9 @@ def settlements(ctx: FlowContext) -> None:
             ctx.advance_cursor(position=newest)
 
 
-def _import_one(ctx, report, document_id, created_time, settlement_import) -> None:
+def _import_one(ctx, report, document_id, created_time) -> None:
+    from .services import settlement_import, settlement_report_document_record
+
     client = ctx.client
     document = client.get_report_document(document_id)
     path: Path = client.download_document(document)
@@ -86,17 +83,9 @@ def _import_one(ctx, report, document_id, created_time, settlement_import) -> No
             return
     finally:
         path.unlink(missing_ok=True)
-    outcome = (
-        SettlementReportDocument.Outcome.CONFLICT if result.conflict
-        else SettlementReportDocument.Outcome.CREATED if result.created
-        else SettlementReportDocument.Outcome.UNCHANGED
-    )
-    SettlementReportDocument.objects.get_or_create(
+    settlement_report_document_record(
         account=ctx.account, report_document_id=document_id,
-        defaults={
-            "report_id": str(report.get("reportId") or ""), "created_time": created_time,
-            "settlement": result.settlement, "outcome": outcome,
-        },
+        report_id=str(report.get("reportId") or ""), created_time=created_time, result=result,
     )
     ctx.resolve(object_kind="settlement_report", object_key=key)
     if result.conflict:

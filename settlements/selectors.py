@@ -15,8 +15,17 @@ from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 
 from amazonsync.money import quantize
+from marketplaces.models import Marketplace, SellerAccount
 
-from .models import GLAccount, GLMapping, JournalBatch, JournalLine, Settlement, SettlementLine
+from .models import (
+    GLAccount,
+    GLMapping,
+    JournalBatch,
+    JournalLine,
+    Settlement,
+    SettlementLine,
+    SettlementReportDocument,
+)
 
 ZERO = Decimal("0")
 
@@ -454,3 +463,22 @@ def drift_series(
             }
         )
     return series
+
+
+def drift_chart_choices() -> dict:
+    """The marketplaces and seller accounts that have settlements (the chart's filters)."""
+    return {
+        "marketplaces": Marketplace.objects.filter(
+            pk__in=Settlement.objects.values("marketplace")
+        ),
+        "accounts": SellerAccount.objects.filter(pk__in=Settlement.objects.values("account")),
+    }
+
+
+def report_documents_imported(*, account, document_ids: list[str]) -> set[str]:
+    """Which of ``document_ids`` the settlements flow has imported for ``account``."""
+    return set(
+        SettlementReportDocument.objects.filter(
+            account=account, report_document_id__in=document_ids,
+        ).values_list("report_document_id", flat=True)
+    )

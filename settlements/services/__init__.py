@@ -24,7 +24,7 @@ from .base import FourEyesViolation, ImmutableBatch, SettlementError
 from .corrections import journal_batch_add_adjustment, journal_batch_delete, journal_batch_reverse
 from .export import journal_batches_export
 from .gl import gl_account_pinned_by, gl_account_save, glmapping_resolve
-from .importing import ImportResult, settlement_import
+from .importing import ImportResult, settlement_import, settlement_report_document_record
 from .journals import settlement_journal_build, settlement_retry
 from .reconciliation import (
     settlement_period,
@@ -39,6 +39,7 @@ __all__ = [
     "ImmutableBatch",
     "ImportResult",
     "settlement_import",
+    "settlement_report_document_record",
     "settlement_journal_build",
     "settlement_reconcile",
     "settlement_record_deposit",

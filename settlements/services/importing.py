@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -16,9 +17,9 @@ from amazonsync.models import Team
 from amazonsync.services import exception_record
 from marketplaces.models import Marketplace, SellerAccount
 
-from ..models import Settlement, SettlementLine
+from ..copy import copy_chunks, lines_copy
+from ..models import Settlement, SettlementLine, SettlementReportDocument
 from ..parsers import (
-    LINE_FIELDS,
     LineTotals,
     SettlementLineData,
     SettlementReport,
@@ -79,8 +80,8 @@ class _Tally:
         self.done()
 
     def chunks(self, prefix: str) -> Iterator[bytes]:
-        """The lines as COPY text chunks (see SettlementReport.copy_chunks)."""
-        for chunk, n in self.report.copy_chunks(prefix=prefix, totals=self.totals):
+        """The lines as COPY text chunks (see :func:`settlements.copy.copy_chunks`)."""
+        for chunk, n in copy_chunks(self.report, prefix=prefix, totals=self.totals):
             self.advance(n)
             yield chunk
         self.done()
@@ -229,21 +230,11 @@ def _import_existing(
 
 def _store_lines(settlement: Settlement, tally: _Tally) -> None:
     if connection.vendor == "postgresql":
-        _copy_lines(settlement, tally)
+        lines_copy(chunks=tally.chunks(str(settlement.pk)))
     else:
         _bulk_create_lines(settlement, tally.watch(tally.report.lines()))
 
 
-def _copy_lines(settlement: Settlement, tally: _Tally) -> None:
-    """PostgreSQL COPY in text format: rows rendered by the parser, sent in ~1 MB chunks."""
-    columns = ", ".join(("settlement_id", *LINE_FIELDS))
-    table = SettlementLine._meta.db_table
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg 3 cursor
-        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            write = copy.write
-            for chunk in tally.chunks(str(settlement.pk)):
-                write(chunk)
 
 
 def _bulk_create_lines(settlement: Settlement, lines: Iterable[SettlementLineData]) -> None:
@@ -283,3 +274,24 @@ def _marketplace_for(names: dict[str, int], account: SellerAccount) -> Marketpla
         if key in by_domain:
             return by_domain[key]
     return None
+
+
+def settlement_report_document_record(
+    *, account: SellerAccount, report_document_id: str, report_id: str,
+    created_time: datetime | None, result: ImportResult,
+) -> SettlementReportDocument:
+    """Remember the outcome of importing a settlement report document (the flow imports
+    each document once: a document already recorded keeps its first outcome)."""
+    outcome = (
+        SettlementReportDocument.Outcome.CONFLICT if result.conflict
+        else SettlementReportDocument.Outcome.CREATED if result.created
+        else SettlementReportDocument.Outcome.UNCHANGED
+    )
+    document, _ = SettlementReportDocument.objects.get_or_create(
+        account=account, report_document_id=report_document_id,
+        defaults={
+            "report_id": report_id, "created_time": created_time,
+            "settlement": result.settlement, "outcome": outcome,
+        },
+    )
+    return document

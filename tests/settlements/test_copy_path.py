@@ -1,4 +1,4 @@
-"""The fast import path (SettlementReport.copy_chunks + LineTotals) must give exactly what the
+"""The fast import path (settlements.copy.copy_chunks + LineTotals) must give exactly what the
 reference path gives: the rows rendered from ``lines()``, the same totals, fingerprint and
 errors; and the streamed totals must equal what SQL computes from the stored lines."""
 
@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from amazonsync.flatfiles.reading import ReportFormatError
-from settlements.parsers import COLUMNS, LineTotals, parse_settlement, render_copy_row
+from settlements.copy import copy_chunks, render_copy_row
+from settlements.parsers import COLUMNS, LineTotals, parse_settlement
 from settlements.selectors import order_line_kind
 from tests.settlements.settlement_samples import (
     DEFAULT_LINES,
@@ -35,7 +36,7 @@ def reference(data: bytes, prefix: str = "42"):
 def fast(data: bytes, prefix: str = "42", rows: int = 3):
     report = parse_settlement(data)
     totals = LineTotals(classify=order_line_kind)
-    chunks = list(report.copy_chunks(prefix=prefix, totals=totals, rows=rows))
+    chunks = list(copy_chunks(report, prefix=prefix, totals=totals, rows=rows))
     text = b"".join(c for c, _ in chunks).decode()
     assert sum(n for _, n in chunks) == report.line_count
     return report, totals, text
@@ -201,7 +202,7 @@ def test_streamed_totals_equal_the_sql_over_the_stored_lines(account):
     s = result.settlement
     report = parse_settlement(data)
     totals = LineTotals(classify=order_line_kind)
-    for _ in report.copy_chunks(prefix="0", totals=totals):
+    for _ in copy_chunks(report, prefix="0", totals=totals):
         pass
     groups = [(g.period, g.transaction_type, g.amount_type, g.amount_description, g.amount,
                g.count) for g in journals.settlement_line_groups(s)]

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from settlements.copy import copy_chunks
 from settlements.models import Settlement
 from settlements.parsers import LineTotals, parse_settlement
 from settlements.selectors import OrderIssue, order_line_kind, order_reconciliation
@@ -45,7 +46,7 @@ def streamed_totals(data: bytes) -> tuple[LineTotals, LineTotals]:
     for x in parse_settlement(data).lines():
         plain.add(x)
     fast = LineTotals(classify=order_line_kind)
-    for _ in parse_settlement(data).copy_chunks(prefix="0", totals=fast, rows=2):
+    for _ in copy_chunks(parse_settlement(data), prefix="0", totals=fast, rows=2):
         pass
     return plain, fast
 

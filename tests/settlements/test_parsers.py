@@ -229,7 +229,7 @@ def test_reserve_rows_anywhere_and_summary_not_first():
 
 
 def test_summary_far_down_the_file_is_found_by_rereading(tmp_path, monkeypatch):
-    import settlements.parsers as parsers
+    from settlements.parsers import report as parsers
 
     monkeypatch.setattr(parsers, "BUFFER_LIMIT", 3)
     rows = make_rows()
