@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import itertools
 
+from amazonsync.sandbox.reports import ALL_ORDERS_COLUMNS
+
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 JP = "A1VC38T7YXB528"
@@ -85,15 +87,7 @@ def stock(item):
     return s.on_hand, s.reserved
 
 
-REPORT_COLUMNS = (
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date",
-    "order-status", "fulfillment-channel", "sales-channel", "order-channel",
-    "ship-service-level", "product-name", "sku", "asin", "item-status", "quantity", "currency",
-    "item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
-    "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
-    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order",
-    "purchase-order-number", "price-designation",
-)
+REPORT_COLUMNS = ALL_ORDERS_COLUMNS  # Amazon's all-orders header, as the sandbox writes it
 
 
 def report_row(order_id: str, sku: str, *, status: str = "Pending", channel: str = "Merchant",

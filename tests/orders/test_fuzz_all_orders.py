@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amazonsync.flatfiles.reading import ReportFormatError
+from amazonsync.sandbox.reports import ALL_ORDERS_COLUMNS
 from tests.amazonsync.fuzzing import (
     ASINS,
     BAD_AMOUNTS,
@@ -52,15 +53,7 @@ from tests.amazonsync.fuzzing import (
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = (
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date",
-    "order-status", "fulfillment-channel", "sales-channel", "order-channel",
-    "ship-service-level", "product-name", "sku", "asin", "item-status", "quantity", "currency",
-    "item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
-    "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
-    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order",
-    "purchase-order-number", "price-designation",
-)
+COLUMNS = ALL_ORDERS_COLUMNS
 STATUSES = {"Pending": "Pending", "Unshipped": "Unshipped", "Shipped": "Shipped",
             "Shipping": "PartiallyShipped", "Cancelled": "Canceled",
             "Partially Shipped": "PartiallyShipped", "Unfulfillable": "Unfulfillable"}
