@@ -218,7 +218,8 @@ def line_rows(
 
 def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows: int):
     """The loop of :func:`line_rows`: the hot loop of a 1,000,000-line import, hence one
-    function with its lookups in local variables. A line whose settlement id, currency,
+    function with its lookups in local variables (``list.append`` called as a method: the
+    interpreter specialises that call). A line whose settlement id, currency,
     amount, dates and quantity texts have been converted before takes the fast way;
     every other line goes through :meth:`_Batch.slow` (the full conversion)."""
     at = _Layout(report)
@@ -233,7 +234,7 @@ def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows
     row_of, canonical_of, in_order, extras = at.row_of, at.canonical_of, at.in_order, at.extras
     amounts, dates, times, quantities = memo.amounts, memo.dates, memo.times, memo.quantities
     cells, new_cell = totals.cells, totals.cell
-    slow, emit, add_row, add_print = batch.slow, batch.emit, batch.rows.append, batch.prints.append
+    slow, emit, out, prints = batch.slow, batch.emit, batch.rows, batch.prints
     date_form, line_form, extra_form, row_form = forms.date, forms.line_number, forms.extra, \
         forms.row
     empty_extra = forms.extra({})
@@ -279,7 +280,7 @@ def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows
                     orders = cell[2]
                     item = (values[i_order], values[i_sku])
                     orders[item] = orders.get(item, _ZERO) + value
-                add_print(fingerprint or "\x1f".join(canonical_of(values)))
+                prints.append(fingerprint or "\x1f".join(canonical_of(values)))
                 if extras:
                     extra = {c: values[i] for c, i in extras if values[i]}
                     extra_text = extra_form(extra) if extra else empty_extra
@@ -287,9 +288,9 @@ def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows
                     extra_text = empty_extra
                 values += (amount[1], posted_form, stamp[1], quantity, line_form(lineno),
                            extra_text)
-                add_row(row_form(row_of(values)))
+                out.append(row_form(row_of(values)))
         if count >= rows:
             yield emit(count)
             count = 0
-    if count or batch.rows:
+    if count or out:
         yield emit(count)
