@@ -1,7 +1,8 @@
 """Writes for settlements, by topic; every public service is importable from here. Every
 service is atomic and takes keyword-only arguments.
 
-- ``importing``: ``settlement_import`` (a V2 file: parse, store the lines, build the journal);
+- ``importing``: ``settlement_import`` (a V2 file: parse, store the lines, build the journal)
+  and ``settlement_report_document_record`` (what the flow imported);
 - ``journals``: ``settlement_journal_build`` (one batch per accounting month, from the lines
   and the GL mapping) and its retry;
 - ``approval``: draft -> ready -> approved (four eyes);

@@ -1,7 +1,7 @@
 """Import of V2 settlement files: one transaction per file, keyed on (account,
 settlement-id). The lines stream from the parser into the database (COPY on PostgreSQL,
 bulk inserts elsewhere) while their totals are gathered, so the journal is built without
-reading them back."""
+reading them back. The settlements flow records each report document it imported."""
 
 from __future__ import annotations
 
