@@ -286,7 +286,7 @@ class GLAccountForm(forms.ModelForm):
     def clean_code(self):
         code = self.cleaned_data["code"]
         if self.instance.pk and code != self.instance.code:
-            reference = services.gl_account_pinned_by(self.instance)
+            reference = selectors.gl_account_pinned_by(self.instance)
             if reference:
                 raise forms.ValidationError(
                     f"This account is used by approved journal batch {reference}: its code "
@@ -307,7 +307,7 @@ class GLAccountAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
-        if obj is not None and services.gl_account_pinned_by(obj):
+        if obj is not None and selectors.gl_account_pinned_by(obj):
             readonly.append("code")  # approved books re-export as approved
         return readonly
 
@@ -463,7 +463,7 @@ class JournalBatchAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": f"Explained adjustment on {batch.reference}",
             "batch": batch,
-            "unexplained": services.settlement_unexplained(batch.settlement),
+            "unexplained": selectors.settlement_unexplained(batch.settlement),
             "form": form,
         }
         return TemplateResponse(request, "admin/settlements/journalbatch/adjust.html", context)

@@ -128,6 +128,22 @@ class GLMapper:
         return self._cache[key]
 
 
+def gl_account_pinned_by(account: GLAccount) -> str | None:
+    """The reference of an approved or exported batch that uses ``account``, or None."""
+    if account.pk is None:
+        return None
+    return (
+        JournalBatch.objects.filter(
+            lines__gl_account=account,
+            status__in=[JournalBatch.Status.APPROVED, JournalBatch.Status.EXPORTED],
+        )
+        .order_by("pk")
+        .values_list("reference", flat=True)
+        .first()
+    )
+
+
+
 # --------------------------------------------------------------------------- journals
 
 
@@ -171,6 +187,46 @@ def settlement_as_json(settlement: Settlement, *, created: bool) -> dict:
         "journal": journal_summary(settlement),
         "created": created,
     }
+
+
+@dataclass(frozen=True)
+class Unexplained:
+    """What the journal of a settlement does not account for."""
+
+    total: Decimal  # Amazon's total, rounded to the currency
+    booked: Decimal  # net of the settlement lines in the journal
+    adjusted: Decimal  # net of the explained adjustments
+    drift: Decimal  # left over on Amazon clearing: total - booked - adjusted
+    unmapped_lines: int
+
+
+def settlement_unexplained(settlement: Settlement) -> Unexplained:
+    """Amazon clearing must net to zero over the settlement's active batches: the deposit
+    (Amazon's total) against the lines booked and the adjustments explained. What is left is
+    drift nobody explained (a summary total that is not the sum of the lines, or lines with
+    no GL mapping)."""
+    batches = active_batches(settlement)
+    rows = (
+        JournalLine.objects.filter(batch__in=batches)
+        .values("role", "gl_account__role")
+        .annotate(c=Sum("credit"), d=Sum("debit"))
+        .order_by()
+    )
+    booked = adjusted = clearing = ZERO
+    for r in rows:
+        net = (r["c"] or ZERO) - (r["d"] or ZERO)
+        on_clearing = r["gl_account__role"] == GLAccount.Role.AMAZON_CLEARING
+        if on_clearing:
+            clearing += net
+        if r["role"] == JournalLine.Role.LINE:
+            booked += net
+        elif r["role"] == JournalLine.Role.ADJUSTMENT and not on_clearing:
+            adjusted += net
+    unmapped = batches.aggregate(n=Sum("unmapped_lines"))["n"] or 0
+    return Unexplained(
+        total=quantize(settlement.total_amount, settlement.currency),
+        booked=booked, adjusted=adjusted, drift=clearing, unmapped_lines=unmapped,
+    )
 
 
 # --------------------------------------------------------------------------- orders

@@ -9,7 +9,7 @@ service is atomic and takes keyword-only arguments.
 - ``corrections``: explained adjustments, reversals, deleting a draft;
 - ``export``: the CSV journal of approved batches;
 - ``reconciliation``: drift (internal, journal, deposit, reserve), deposits, the settlement
-  period, what the journal leaves unexplained;
+  period;
 - ``gl``: GL accounts and the mapping rules' resolution;
 - ``base``: the errors and helpers they share.
 """
@@ -24,14 +24,13 @@ from .approval import (
 from .base import FourEyesViolation, ImmutableBatch, SettlementError
 from .corrections import journal_batch_add_adjustment, journal_batch_delete, journal_batch_reverse
 from .export import journal_batches_export
-from .gl import gl_account_pinned_by, gl_account_save, glmapping_resolve
+from .gl import gl_account_save, glmapping_resolve
 from .importing import ImportResult, settlement_import, settlement_report_document_record
 from .journals import settlement_journal_build, settlement_retry
 from .reconciliation import (
     settlement_period,
     settlement_reconcile,
     settlement_record_deposit,
-    settlement_unexplained,
 )
 
 __all__ = [
@@ -53,8 +52,6 @@ __all__ = [
     "journal_batches_export",
     "glmapping_resolve",
     "gl_account_save",
-    "gl_account_pinned_by",
     "journal_batch_add_adjustment",
     "settlement_period",
-    "settlement_unexplained",
 ]

@@ -10,8 +10,9 @@ from django.utils import timezone
 from amazonsync.money import fmt as fmt_money
 
 from ..models import JournalBatch
+from ..selectors import settlement_unexplained
 from .base import FourEyesViolation, SettlementError, batch_lock, refuse_locked
-from .reconciliation import dates_outside_period, describe_outside, settlement_unexplained
+from .reconciliation import dates_outside_period, describe_outside
 
 ACCOUNTING_GROUP = "Accounting"
 

@@ -7,8 +7,8 @@ from django.db import transaction
 
 from marketplaces.models import Marketplace
 
-from ..models import GLAccount, JournalBatch
-from ..selectors import GLMapper
+from ..models import GLAccount
+from ..selectors import GLMapper, gl_account_pinned_by
 from .base import SettlementError
 
 
@@ -21,21 +21,6 @@ def glmapping_resolve(
         marketplace.pk if marketplace else None,
     )
     return GLAccount.objects.get(pk=rule.gl_account_id) if rule else None
-
-
-def gl_account_pinned_by(account: GLAccount) -> str | None:
-    """The reference of an approved or exported batch that uses ``account``, or None."""
-    if account.pk is None:
-        return None
-    return (
-        JournalBatch.objects.filter(
-            lines__gl_account=account,
-            status__in=[JournalBatch.Status.APPROVED, JournalBatch.Status.EXPORTED],
-        )
-        .order_by("pk")
-        .values_list("reference", flat=True)
-        .first()
-    )
 
 
 def gl_account_save(*, account: GLAccount, user=None) -> GLAccount:

@@ -1,12 +1,12 @@
 """Reconciliation: what a settlement's journal, bank deposit and reserves leave unexplained.
 
 :func:`settlement_reconcile` recomputes the drift a settlement shows (internal, journal,
-deposit, reserve, order issues); :func:`settlement_unexplained` is what the approval checks
-refuse on; journal dates must fall in the settlement's period."""
+deposit, reserve, order issues); journal dates must fall in the settlement's period (a
+finance exception while they do not). What the approval checks refuse on is
+:func:`settlements.selectors.settlement_unexplained`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 
@@ -195,46 +195,3 @@ def dates_outside_period_record(settlement: Settlement, run=None) -> None:
             reason_code="dates_outside_period",
             note="resolved: every journal date falls in the settlement period",
         )
-
-
-# --------------------------------------------------------------------------- unexplained
-
-
-@dataclass(frozen=True)
-class Unexplained:
-    """What the journal of a settlement does not account for."""
-
-    total: Decimal  # Amazon's total, rounded to the currency
-    booked: Decimal  # net of the settlement lines in the journal
-    adjusted: Decimal  # net of the explained adjustments
-    drift: Decimal  # left over on Amazon clearing: total - booked - adjusted
-    unmapped_lines: int
-
-
-def settlement_unexplained(settlement: Settlement) -> Unexplained:
-    """Amazon clearing must net to zero over the settlement's active batches: the deposit
-    (Amazon's total) against the lines booked and the adjustments explained. What is left is
-    drift nobody explained (a summary total that is not the sum of the lines, or lines with
-    no GL mapping)."""
-    batches = active_batches(settlement)
-    rows = (
-        JournalLine.objects.filter(batch__in=batches)
-        .values("role", "gl_account__role")
-        .annotate(c=Sum("credit"), d=Sum("debit"))
-        .order_by()
-    )
-    booked = adjusted = clearing = ZERO
-    for r in rows:
-        net = (r["c"] or ZERO) - (r["d"] or ZERO)
-        on_clearing = r["gl_account__role"] == GLAccount.Role.AMAZON_CLEARING
-        if on_clearing:
-            clearing += net
-        if r["role"] == JournalLine.Role.LINE:
-            booked += net
-        elif r["role"] == JournalLine.Role.ADJUSTMENT and not on_clearing:
-            adjusted += net
-    unmapped = batches.aggregate(n=Sum("unmapped_lines"))["n"] or 0
-    return Unexplained(
-        total=quantize(settlement.total_amount, settlement.currency),
-        booked=booked, adjusted=adjusted, drift=clearing, unmapped_lines=unmapped,
-    )

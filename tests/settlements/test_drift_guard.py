@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from amazonsync.models import SyncException
 from settlements.models import GLAccount, JournalBatch, JournalLine, SettlementLine
+from settlements.selectors import settlement_unexplained
 from settlements.services import (
     FourEyesViolation,
     ImmutableBatch,
@@ -25,7 +26,6 @@ from settlements.services import (
     journal_batches_export,
     settlement_import,
     settlement_journal_build,
-    settlement_unexplained,
 )
 from tests.settlements.settlement_samples import DEFAULT_LINES, settlement_file
 
