@@ -288,7 +288,8 @@ def order_files(draw, orders: int):
     generated: list[GenOrder] = []
     seen: set[str] = set()
     pool = draw(POOL_TEXTS)
-    for i in range(draw(ints(1, orders))):
+    # half to all of `orders`: the row count the test asserts does not hang on the seed
+    for i in range(draw(ints(max(1, orders // 2), orders))):
         order = draw_order(draw, i, pool)
         if order.order_id in seen:
             continue

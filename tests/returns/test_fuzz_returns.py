@@ -184,7 +184,8 @@ def return_files(draw, channel: str, rows: int):
     pool = draw(POOL_TEXTS)
     maker = draw_fba if channel == "FBA" else draw_mfn
     out = []
-    for i in range(draw(ints(1, rows))):
+    # half to all of `rows`: the row count the test asserts does not hang on the seed
+    for i in range(draw(ints(max(1, rows // 2), rows))):
         ret = maker(draw, i, pool)
         if ret.bad is not None:
             ret.cells[ret.bad[0]] = ret.bad[1]
