@@ -1,8 +1,9 @@
 """Reading Amazon flat files, bytes to lines.
 
-Amazon's flat-file reports (settlements, orders, returns, ...) are tab separated text
-files that come plain or gzip compressed, in UTF-8 (with or without a BOM) or, in older
-and some European files, Windows-1252, with LF or CRLF line endings. This module turns any
+Amazon's flat-file reports (settlements, orders, returns, ...) are text files that come
+plain or gzip compressed, in UTF-8 (with or without a BOM) or, in older files, the
+marketplace's legacy encoding (Windows-31J for Amazon.co.jp, Windows-1252 elsewhere; decided
+by evidence in :mod:`.decoding`, never guessed), with LF or CRLF line endings. This module turns any
 of them into a stream of decoded lines, without loading the file in memory; the header and
 the rows addressed by it are :mod:`.rows`.
 
@@ -23,10 +24,13 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from .decoding import DEFAULT_CANDIDATES, Decoding
+from .errors import ReportFormatError
 
 __all__ = [
     "ReportFormatError",
@@ -39,6 +43,7 @@ __all__ = [
     "replayable",
     "iter_text_lines",
     "iter_text_blocks",
+    "DEFAULT_CANDIDATES",
 ]
 
 ReportSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
@@ -48,40 +53,6 @@ BLOCK_SIZE = 1 << 17  # 128 KB: large enough to be fast, small enough to stream
 # The longest line a report may have. Amazon's longest lines (a settlement line with every
 # column, an order row with a long product name) are well under 10 KB.
 MAX_LINE_BYTES = 1 << 20
-
-
-class ReportFormatError(ValueError):
-    """A report file that cannot be read. The message names the line and column."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        column: str | None = None,
-        source: str | None = None,
-    ) -> None:
-        self.message = message
-        self.line = line
-        self.column = column
-        self.source = source
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        where = []
-        if self.source:
-            where.append(str(self.source))
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.column is not None:
-            where.append(f"column '{self.column}'")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
-
-    def with_source(self, source: str | None) -> ReportFormatError:
-        if source and not self.source:
-            self.source = source
-            self.args = (self._render(),)
-        return self
 
 
 # --------------------------------------------------------------------------- opening
@@ -139,22 +110,26 @@ def replayable(source: ReportSource) -> Iterator[ReportSource]:
 # --------------------------------------------------------------------------- lines
 
 
-def iter_text_lines(source: ReportSource, *, max_line: int = MAX_LINE_BYTES
+def iter_text_lines(source: ReportSource, *, max_line: int = MAX_LINE_BYTES,
+                    encodings: Sequence[str] = (), encoding: str | None = None,
                     ) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for every physical line, decoded, line ending removed.
 
-    Handles gzip, UTF-8 BOM, UTF-16 with BOM, Windows-1252 fallback (per line), CRLF and LF.
-    Binary garbage, truncated gzip and lines longer than ``max_line`` raise
+    Handles gzip, UTF-8 (with or without BOM), UTF-16 with BOM, a legacy encoding decided
+    by evidence (see :func:`iter_text_blocks`), CRLF and LF. Binary garbage, truncated
+    gzip, undecidable text and lines longer than ``max_line`` raise
     :class:`ReportFormatError`.
     """
     lineno = 0
-    for block in iter_text_blocks(source, max_line=max_line):
+    for block in iter_text_blocks(source, max_line=max_line, encodings=encodings,
+                                  encoding=encoding):
         for text in block:
             lineno += 1
             yield lineno, text
 
 
-def iter_text_blocks(source: ReportSource, *, max_line: int = MAX_LINE_BYTES
+def iter_text_blocks(source: ReportSource, *, max_line: int = MAX_LINE_BYTES,
+                     encodings: Sequence[str] = (), encoding: str | None = None,
                      ) -> Iterator[list[str]]:
     """The lines of :func:`iter_text_lines` (same decoding, same errors), in lists of
     consecutive lines read BLOCK_SIZE bytes at a time: the fast path for large files.
@@ -162,14 +137,23 @@ def iter_text_blocks(source: ReportSource, *, max_line: int = MAX_LINE_BYTES
 
     Linear time and bounded memory whatever the file: the bytes of a line that spans
     blocks are gathered in a list (joined once), and a line longer than ``max_line``
-    bytes is refused as soon as that many bytes of it have been read."""
+    bytes is refused as soon as that many bytes of it have been read.
+
+    Decoding is decided by evidence, never guessed: UTF-8 first; a file that is not
+    UTF-8 is read in the one candidate of ``encodings`` (the legacy encodings of the
+    marketplaces the file may come from; :data:`DEFAULT_CANDIDATES` when none are
+    given) that decodes its first non-UTF-8 block cleanly, and every later block must
+    decode in it too. A file no candidate decodes, or that two candidates decode to
+    different text, is refused naming the line and the candidates. ``encoding`` names
+    the encoding outright (a person who knows it) and skips the evidence."""
     name = describe_source(source)
     stream = open_binary(source)
     try:
         if _check_start(stream, name):
             yield from _utf16_blocks(stream, max_line, name)
         else:
-            yield from _BlockReader(stream, max_line, name).blocks()
+            decoder = Decoding(encodings, encoding, name)
+            yield from _BlockReader(stream, max_line, name, decoder).blocks()
     finally:
         if stream is not source:
             stream.close()
@@ -200,27 +184,31 @@ def _check_start(stream: BinaryIO, name: str | None) -> bool:
 
 
 class _BlockReader:
-    """The lines of an 8-bit stream (UTF-8 or Windows-1252), a block at a time.
+    """The lines of an 8-bit stream (UTF-8 or a legacy encoding), a block at a time.
 
     Reading blocks no longer than ``max_line`` means that a line inside one block is short
     enough; only a line that spans blocks must be measured. ``lineno`` counts the lines
     handed out so far (for the messages)."""
 
-    def __init__(self, stream: BinaryIO, max_line: int, name: str | None) -> None:
+    def __init__(self, stream: BinaryIO, max_line: int, name: str | None,
+                 decoder: Decoding) -> None:
         self.stream = stream
+        self.decoder = decoder
         self.max_line = max_line
         self.name = name
         self.size = max(1, min(BLOCK_SIZE, max_line))
         self.lineno = 0
 
     def blocks(self) -> Iterator[list[str]]:
+        decode = self.decoder.lines
         for chunk in self._chunks():
             if self.lineno == 0 and chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[3:]
+                self.decoder.saw_bom()
             nul = chunk.find(b"\x00")
             if nul >= 0:
                 yield from self._refuse_nul(chunk, nul)
-            lines = _decode_block(chunk)
+            lines = decode(chunk, self.lineno)
             self.lineno += len(lines)
             yield lines
 
@@ -267,7 +255,7 @@ class _BlockReader:
     def _refuse_nul(self, chunk: bytes, nul: int) -> Iterator[list[str]]:
         """The whole lines before the NUL byte, then the error naming its line."""
         if chunk.count(b"\n", 0, nul):
-            lines = _decode_block(chunk[: chunk.rfind(b"\n", 0, nul)])
+            lines = self.decoder.lines(chunk[: chunk.rfind(b"\n", 0, nul)], self.lineno)
             self.lineno += len(lines)
             yield lines
         raise ReportFormatError(
@@ -306,30 +294,6 @@ def _utf16_blocks(stream: BinaryIO, max_line: int, name: str | None) -> Iterator
         ) from None
     if block:
         yield block
-
-
-def _decode_line(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Older and some EU files are Windows-1252. Five bytes are undefined in cp1252;
-        # they are replaced rather than failing the whole file.
-        return raw.decode("cp1252", errors="replace")
-
-
-def _decode_block(chunk: bytes) -> list[str]:
-    """Lines of ``chunk`` (split on LF, one trailing CR removed), decoded as UTF-8, or
-    line by line with the Windows-1252 fallback when the block is not valid UTF-8."""
-    try:
-        text = chunk.decode("utf-8")
-    except UnicodeDecodeError:
-        lines = [_decode_line(raw[:-1] if raw.endswith(b"\r") else raw)
-                 for raw in chunk.split(b"\n")]
-    else:
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    return lines
 
 
 _MAGIC = {

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import InvalidOperation
 
+from .delimited import DELIMITER_NAMES, header_delimiter, quoted_rows, split_header
 from .reading import (
     MAX_LINE_BYTES,
     ReportFormatError,
@@ -120,7 +121,13 @@ class Row:
 
 
 class FlatFile:
-    """A tab separated report read lazily: ``header`` first, then ``rows()`` once.
+    """A flat-file report read lazily: ``header`` first, then ``rows()`` once.
+
+    Tab separated as Amazon writes it, or comma or semicolon separated with quoted values
+    (Seller Central's .csv downloads, files saved by Excel): ``delimiter`` says which, or
+    (``None``) the header line decides (:mod:`.delimited`); ``self.delimiter`` is the one
+    used. ``encodings`` are the legacy encodings the file may be in (its marketplaces'),
+    ``encoding`` the one it is in when someone knows (:mod:`.decoding`).
 
     Rows shorter than the header (Amazon drops trailing empty columns) are padded with
     empty strings; longer rows are accepted when the surplus is empty, else an error.
@@ -136,25 +143,36 @@ class FlatFile:
         self,
         source: ReportSource,
         *,
-        delimiter: str = "\t",
+        delimiter: str | None = None,
         required: Iterable[str] = (),
         report: str = "",
         max_line: int = MAX_LINE_BYTES,
         max_field: int = MAX_FIELD_CHARS,
         field_limits: Mapping[str, int] | None = None,
+        encodings: Sequence[str] = (),
+        encoding: str | None = None,
     ) -> None:
         self.source_name = describe_source(source)
         self.report = report
-        self.delimiter = delimiter
+        self.delimiter = delimiter or "\t"
         self.max_field = max_field
         self.field_limits = dict(field_limits or {})
-        self._blocks = iter_text_blocks(source, max_line=max_line)
+        self._blocks = iter_text_blocks(source, max_line=max_line, encodings=encodings,
+                                        encoding=encoding)
         self._pending: list[str] = []  # the rest of the block the header was read from
         self._next_line = 1
         self._consumed = False
-        self.header = self._read_header()
+        required = tuple(required)
+        self.header = self._read_header(delimiter, required)
         if required:
-            self.header.require(required, report=report, source=self.source_name)
+            try:
+                self.header.require(required, report=report, source=self.source_name)
+            except ReportFormatError as exc:
+                if self.delimiter != "\t":
+                    exc.message += (f" (read as a {DELIMITER_NAMES[self.delimiter]}-separated "
+                                    "file, not tab separated)")
+                    exc.args = (exc._render(),)
+                raise
 
     def _header_lines(self) -> Iterator[tuple[int, str]]:
         lineno = 0
@@ -166,7 +184,7 @@ class FlatFile:
                 yield lineno, text
             self._pending = []
 
-    def _read_header(self) -> Header:
+    def _read_header(self, delimiter: str | None, required: tuple[str, ...]) -> Header:
         for lineno, text in self._header_lines():
             if not text.strip():
                 continue
@@ -176,26 +194,16 @@ class FlatFile:
                     line=lineno,
                     source=self.source_name,
                 )
-            values = text.split(self.delimiter)
-            if len(values) == 1 and self.delimiter not in text:
-                if _looks_binary(text):
-                    raise ReportFormatError(
-                        "binary data: this is not a text report file",
-                        line=lineno,
-                        source=self.source_name,
-                    )
-                if "," in text or ";" in text:
-                    raise ReportFormatError(
-                        "the header is not tab separated (comma or semicolon separated file?)",
-                        line=lineno,
-                        source=self.source_name,
-                    )
             if _looks_binary(text):
                 raise ReportFormatError(
                     "binary data: this is not a text report file",
                     line=lineno,
                     source=self.source_name,
                 )
+            if delimiter is None:
+                self.delimiter = header_delimiter(text, required, line=lineno,
+                                                  source=self.source_name)
+            values = split_header(text, self.delimiter)
             return Header.from_values(values, line=lineno, source=self.source_name)
         raise ReportFormatError("the file is empty", source=self.source_name)
 
@@ -212,6 +220,9 @@ class FlatFile:
         self._consumed = True
         width = len(self.header.names)
         delimiter = self.delimiter
+        if delimiter != "\t":
+            yield from self._quoted_rows(width)
+            return
         pad = [""] * width
         lineno = self._next_line - 1
         limits = [min(self.field_limits.get(n, self.max_field), self.max_field)
@@ -243,6 +254,36 @@ class FlatFile:
                 if len(text) > floor and max(map(len, values)) > floor:
                     self._check_fields(lineno, values, limits)
                 yield lineno, values
+
+    def _quoted_rows(self, width: int) -> Iterator[tuple[int, list[str]]]:
+        """The rows of a comma- or semicolon-separated file (see :mod:`.delimited`)."""
+        pending, self._pending = self._pending, []
+
+        def lines() -> Iterator[tuple[int, str]]:
+            lineno = self._next_line - 1
+            for block in itertools.chain((pending,), self._blocks):
+                for text in block:
+                    lineno += 1
+                    yield lineno, text
+
+        limits = [min(self.field_limits.get(n, self.max_field), self.max_field)
+                  for n in self.header.names]
+        for lineno, values in quoted_rows(lines(), self.delimiter, after=self._next_line - 1,
+                                          source=self.source_name):
+            values = [v.strip() for v in values]
+            if not any(values):
+                continue  # blank line (or only separators)
+            n = len(values)
+            if n < width:
+                values += [""] * (width - n)
+            elif n > width:
+                if any(values[width:]):
+                    raise ReportFormatError(
+                        f"{n} values but the header has {width} columns",
+                        line=lineno, source=self.source_name)
+                del values[width:]
+            self._check_fields(lineno, values, limits)
+            yield lineno, values
 
     def _check_fields(self, lineno: int, values: list[str], limits: list[int]) -> None:
         for name, value, limit in zip(self.header.names, values, limits, strict=False):

@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 
-__all__ = ["parse_amount", "parse_int", "parse_amazon_datetime", "parse_amazon_date"]
+__all__ = ["parse_amount", "parse_int", "parse_amazon_datetime", "parse_amazon_date",
+           "AmbiguousDate"]
 
 
 # --------------------------------------------------------------------------- numbers (syntax)
@@ -165,7 +166,7 @@ _NUMERIC_DATE = re.compile(
     r"""^\s*
     (?:
         (?P<y1>\d{4})(?P<s1>[-/.])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})
-      | (?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y2>\d{4})
+      | (?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y2>\d{4}|\d{2})
     )
     (?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?
        \s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?
@@ -185,6 +186,21 @@ _NAMED_MONTH_DATE = re.compile(
     \s*$""",
     re.X,
 )
+
+
+# 2019年3月15日, 2019年3月15日(金) 10:20:30, as Amazon.co.jp writes dates in Japanese.
+_JAPANESE_DATE = re.compile(
+    r"""^\s*(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日
+    (?:\s*[(（][^)）]{1,3}[)）])?
+    (?:\s*(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2}))?)?
+    \s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5}(?:\s*[+-]\d{1,2}(?::?\d{2})?)?)?
+    \s*$""",
+    re.X,
+)
+
+
+class AmbiguousDate(ValueError):
+    """A numeric date whose order of day and month the file does not settle."""
 
 
 def _tz_offset(tz: str | None) -> timezone | None:
@@ -217,27 +233,41 @@ def _build(y, mo, d, H, M, S, f, ampm) -> datetime:
     return datetime(int(y), int(mo), int(d), hour, int(M or 0), int(S or 0), micro)
 
 
+def _day_month(a: int, b: int, sep: str, dayfirst: bool | None, text: str) -> tuple[int, int]:
+    if sep == "." or sep == "-" or a > 12 or a == b:
+        return a, b  # 15.01.2024, 15-01-2024: always day first; 13/01; 05/05
+    if b > 12:
+        return b, a
+    if dayfirst is None:
+        raise AmbiguousDate(
+            f"ambiguous date {text!r}: it may be day/month or month/day, and neither the "
+            "row's marketplace nor the file's settles which; refused, not guessed"
+        )
+    return (a, b) if dayfirst else (b, a)
+
+
 @lru_cache(maxsize=4096)
-def _parse_datetime_parts(text: str, dayfirst: bool) -> tuple[datetime, timezone | None, bool]:
-    """Return (naive datetime, tz or None, has_time)."""
+def _parse_datetime_parts(text: str, dayfirst: bool | None
+                          ) -> tuple[datetime, timezone | None, bool, bool]:
+    """Return (naive datetime, tz or None, has_time, two-digit year)."""
     m = _NUMERIC_DATE.match(text)
     if m:
         g = m.groupdict()
+        short = False
         if g["y1"]:
             y, mo, d = g["y1"], g["m1"], g["d1"]
         else:
-            a, b, sep = int(g["a"]), int(g["b"]), g["s2"]
-            if sep == "." or sep == "-":
-                d, mo = a, b  # 15.01.2024, 15-01-2024: always day first
-            elif a > 12:
-                d, mo = a, b
-            elif b > 12:
-                mo, d = a, b
-            else:
-                d, mo = (a, b) if dayfirst else (b, a)
+            d, mo = _day_month(int(g["a"]), int(g["b"]), g["s2"], dayfirst, text)
             y = g["y2"]
+            if len(y) == 2:  # re-saved by Excel: 09/06/25
+                y, short = f"20{y}", True
         naive = _build(y, mo, d, g["H"], g["M"], g["S"], g["f"], g["ampm"])
-        return naive, _tz_offset(g["tz"]), g["H"] is not None
+        return naive, _tz_offset(g["tz"]), g["H"] is not None, short
+    m = _JAPANESE_DATE.match(text)
+    if m:
+        g = m.groupdict()
+        naive = _build(g["y"], g["m"], g["d"], g["H"], g["M"], g["S"], None, None)
+        return naive, _tz_offset(g["tz"]), g["H"] is not None, False
     m = _NAMED_MONTH_DATE.match(text)
     if m:
         g = m.groupdict()
@@ -248,42 +278,62 @@ def _parse_datetime_parts(text: str, dayfirst: bool) -> tuple[datetime, timezone
         naive = _build(
             g["y1"] or g["y2"], month, g["d1"] or g["d2"], g["H"], g["M"], g["S"], None, g["ampm"]
         )
-        return naive, _tz_offset(g["tz"]), g["H"] is not None
+        return naive, _tz_offset(g["tz"]), g["H"] is not None, False
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not a date: {text!r}") from None
-    return parsed.replace(tzinfo=None), parsed.tzinfo, True  # type: ignore[return-value]
+    return parsed.replace(tzinfo=None), parsed.tzinfo, True, False  # type: ignore[return-value]
 
 
-def parse_amazon_datetime(text: str, *, dayfirst: bool = True) -> datetime:
+def _check_short_year(value: date, text: str) -> None:
+    """A two-digit year is 20YY, refused when that lands more than a year ahead of now
+    (``09/06/75`` is not 2075, and 1975 would be a guess)."""
+    today = datetime.now(UTC).date()
+    if value > today.replace(year=today.year + 1, day=min(today.day, 28)):
+        raise ValueError(
+            f"two-digit year in {text!r} would be {value.year}, more than a year ahead: "
+            "write the year in full"
+        )
+
+
+def parse_amazon_datetime(text: str, *, dayfirst: bool | None = True) -> datetime:
     """Parse a date/time as any Amazon marketplace writes it; aware, in UTC.
 
     ``2024-01-15T08:00:00+00:00``, ``2024-01-15 08:00:00 UTC``, ``15.01.2024 08:00:00 UTC``,
     ``15.01.2024``, ``2024/01/15 17:00:00 JST``, ``Jan 15, 2024 12:00:00 AM PST``,
-    ``15-Jan-2024``. Without a zone the value is taken as UTC; a date alone is midnight UTC.
-    ``dayfirst`` decides ``01/02/2024`` (ambiguous slashes only). Raises ``ValueError``.
+    ``15-Jan-2024``, ``2019年3月15日 10:20:30``, ``09/06/25`` (a two-digit year is 20YY).
+    Without a zone the value is taken as UTC; a date alone is midnight UTC. ``dayfirst``
+    decides ``01/02/2024`` (ambiguous slashes only); ``None`` (the order is not known)
+    refuses it with :class:`AmbiguousDate`. Raises ``ValueError``.
     """
-    return _parse_datetime_cached(text, dayfirst)
+    value, short = _parse_datetime_cached(text, dayfirst)
+    if short:
+        _check_short_year(value.date(), text)
+    return value
 
 
 @lru_cache(maxsize=8192)
-def _parse_datetime_cached(text: str, dayfirst: bool) -> datetime:
-    naive, tz, _ = _parse_datetime_parts(text.strip(), dayfirst)
+def _parse_datetime_cached(text: str, dayfirst: bool | None) -> tuple[datetime, bool]:
+    naive, tz, _, short = _parse_datetime_parts(text.strip(), dayfirst)
     if tz is None or tz is UTC:
-        return naive.replace(tzinfo=UTC)
+        return naive.replace(tzinfo=UTC), short
     try:
-        return naive.replace(tzinfo=tz).astimezone(UTC)
+        return naive.replace(tzinfo=tz).astimezone(UTC), short
     except OverflowError:  # year 1 east of UTC, year 9999 west of it
         raise ValueError(f"date out of range: {text!r}") from None
 
 
-def parse_amazon_date(text: str, *, dayfirst: bool = True) -> date:
-    """The calendar date as written (no time-zone shift): ``15.01.2024`` -> 2024-01-15."""
-    return _parse_date_cached(text, dayfirst)
+def parse_amazon_date(text: str, *, dayfirst: bool | None = True) -> date:
+    """The calendar date as written (no time-zone shift): ``15.01.2024`` -> 2024-01-15.
+    ``dayfirst`` as for :func:`parse_amazon_datetime`."""
+    value, short = _parse_date_cached(text, dayfirst)
+    if short:
+        _check_short_year(value, text)
+    return value
 
 
 @lru_cache(maxsize=8192)
-def _parse_date_cached(text: str, dayfirst: bool) -> date:
-    naive, _, _ = _parse_datetime_parts(text.strip(), dayfirst)
-    return naive.date()
+def _parse_date_cached(text: str, dayfirst: bool | None) -> tuple[date, bool]:
+    naive, _, _, short = _parse_datetime_parts(text.strip(), dayfirst)
+    return naive.date(), short

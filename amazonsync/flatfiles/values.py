@@ -292,15 +292,17 @@ def _date_text(text: str) -> str:
     return text
 
 
-def parse_datetime_in(text: str, window: DateWindow, *, dayfirst: bool = True) -> datetime:
-    """:func:`parse_amazon_datetime`, refused outside ``window``."""
+def parse_datetime_in(text: str, window: DateWindow, *, dayfirst: bool | None = True
+                      ) -> datetime:
+    """:func:`parse_amazon_datetime`, refused outside ``window``; ``dayfirst=None`` when
+    the order of day and month is not known (an ambiguous numeric date is refused)."""
     value = parse_amazon_datetime(_date_text(text), dayfirst=dayfirst)
     window.check(value, text)
     return value
 
 
-def parse_date_in(text: str, window: DateWindow, *, dayfirst: bool = True) -> date:
-    """:func:`parse_amazon_date`, refused outside ``window``."""
+def parse_date_in(text: str, window: DateWindow, *, dayfirst: bool | None = True) -> date:
+    """:func:`parse_amazon_date`, refused outside ``window`` (``dayfirst`` as above)."""
     value = parse_amazon_date(_date_text(text), dayfirst=dayfirst)
     window.check(value, text)
     return value
