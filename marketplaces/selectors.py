@@ -18,6 +18,22 @@ def marketplace_code(code: str) -> str:
     return CODE_ALIASES.get(code, code)
 
 
+def marketplace_for_code(code: str) -> Marketplace | None:
+    """The marketplace a person named by its country code (``uk`` is GB), or None."""
+    return Marketplace.objects.filter(code=marketplace_code(code)).first()
+
+
+def marketplace_codes() -> list[str]:
+    """Every known marketplace code, sorted, for messages that list them."""
+    return sorted(Marketplace.objects.values_list("code", flat=True))
+
+
+def account_marketplaces(account: SellerAccount) -> list[Marketplace]:
+    """The marketplaces the account sells in (its marketplace links), by code."""
+    return [link.marketplace for link in AccountMarketplace.objects.filter(account=account)
+            .select_related("marketplace").order_by("marketplace__code")]
+
+
 def account_by_selling_partner_id(selling_partner_id: str) -> SellerAccount | None:
     return SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
 

@@ -16,9 +16,15 @@ from amazonsync.models import SyncException
 from amazonsync.services import register_retry
 from amazonsync.spapi.auth import AccessToken
 
-from .models import AccountMarketplace, Marketplace, SellerAccount
+from .models import AccountMarketplace, Marketplace, Region, SellerAccount
 from .reference import rows
-from .selectors import account_ids, account_problem, account_secrets, marketplace_code
+from .selectors import (
+    account_ids,
+    account_marketplaces,
+    account_problem,
+    account_secrets,
+    marketplace_code,
+)
 
 # The account a report file is imported for when no seller account exists yet.
 IMPORTED_FILES_ID = "IMPORTED-FILES"
@@ -39,32 +45,81 @@ def marketplace_reference_ensure() -> None:
 
 class AccountChoiceError(ValueError):
     """The seller account asked for does not exist, or there are several and none was
-    named."""
+    named, or it does not sell in the marketplace the file is said to be from."""
 
 
-def account_for_import(*, selling_partner_id: str | None = None) -> SellerAccount:
+def account_for_import(*, selling_partner_id: str | None = None,
+                       marketplace: Marketplace | None = None) -> SellerAccount:
     """The seller account a report file given by hand is imported for: the one named, else
     the only one. With no account at all, an inactive "Imported files" account is created
     (in the caller's transaction, so it goes away with a refused file). Several accounts and
-    none named, or a name no account has: ``AccountChoiceError``."""
+    none named, or a name no account has: ``AccountChoiceError``.
+
+    ``marketplace`` is where the file comes from (``import_report --marketplace``): the
+    "Imported files" account learns it (:func:`account_marketplaces_learn`); any other
+    account must already sell there (``AccountChoiceError`` otherwise: its marketplaces
+    are set up by a person, never changed by a file)."""
     if selling_partner_id:
         account = SellerAccount.objects.filter(selling_partner_id=selling_partner_id).first()
         if account is None:
             known = ", ".join(account_ids()) or "none"
             raise AccountChoiceError(f"no seller account {selling_partner_id!r} (known: {known})")
-        return account
-    accounts = list(SellerAccount.objects.order_by("pk")[:2])
-    if len(accounts) == 1:
-        return accounts[0]
-    if not accounts:
-        account, _ = SellerAccount.objects.get_or_create(
-            selling_partner_id=IMPORTED_FILES_ID,
-            defaults={"name": "Imported files", "region": "NA", "active": False},
-        )
-        return account
-    raise AccountChoiceError(
-        f"there are several seller accounts: give --account (one of {', '.join(account_ids())})"
-    )
+    else:
+        accounts = list(SellerAccount.objects.order_by("pk")[:2])
+        if len(accounts) > 1:
+            raise AccountChoiceError(
+                "there are several seller accounts: give --account (one of "
+                f"{', '.join(account_ids())})")
+        if accounts:
+            account = accounts[0]
+        else:
+            account, _ = SellerAccount.objects.get_or_create(
+                selling_partner_id=IMPORTED_FILES_ID,
+                defaults={"name": "Imported files", "active": False,
+                          "region": marketplace.region if marketplace else Region.NA},
+            )
+    if marketplace is not None:
+        _account_sells_in(account, marketplace)
+    return account
+
+
+def _account_sells_in(account: SellerAccount, marketplace: Marketplace) -> None:
+    if account.selling_partner_id == IMPORTED_FILES_ID:
+        account_marketplaces_learn(account=account, marketplaces=[marketplace])
+        return
+    sells_in = [m.code for m in account_marketplaces(account)]
+    if marketplace.code not in sells_in:
+        raise AccountChoiceError(
+            f"seller account {account.selling_partner_id} does not sell in {marketplace.code} "
+            f"(it sells in {', '.join(sells_in) or 'no marketplace'}): add {marketplace.code} "
+            "to the account first, or import the file for another account")
+
+
+def account_marketplaces_learn(*, account: SellerAccount,
+                               marketplaces: Iterable[Marketplace]) -> list[str]:
+    """The "Imported files" account sells where the files imported for it come from: add
+    the given marketplaces to it (one atomic write) and return the codes added. When it sold
+    nowhere and the marketplaces it learns share a region, that becomes its region. Any
+    other account is left as it was set up (nothing added, ``[]``): a file never changes
+    where a real account sells."""
+    wanted = {m.pk: m for m in marketplaces if m is not None}
+    if account.selling_partner_id != IMPORTED_FILES_ID or not wanted:
+        return []
+    with transaction.atomic():
+        locked = SellerAccount.objects.select_for_update().get(pk=account.pk)
+        known = set(AccountMarketplace.objects.filter(account=account)
+                    .values_list("marketplace_id", flat=True))
+        added = sorted((m for pk, m in wanted.items() if pk not in known),
+                       key=lambda m: m.code)
+        if not added:
+            return []
+        AccountMarketplace.objects.bulk_create(
+            [AccountMarketplace(account=locked, marketplace=m) for m in added])
+        regions = {m.region for m in added}
+        if not known and len(regions) == 1 and locked.region not in regions:
+            locked.region = account.region = regions.pop()
+            locked.save(update_fields=["region", "updated_at"])
+    return [m.code for m in added]
 
 
 def account_upsert(

@@ -118,6 +118,7 @@ class ReturnRow:
     refunded_amount: Decimal | None = None
     order_amount: Decimal | None = None
     received_at: date | None = None
+    marketplace_code: str = ""  # when the row names its own marketplace
     raw: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -18,12 +18,14 @@ from amazonsync.models import SyncException, Team
 from amazonsync.services import exception_record, exception_resolve, register_retry
 from catalog.models import Listing
 from catalog.services import listing_discover
-from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
+from marketplaces.models import Marketplace, SellerAccount
+from marketplaces.services import account_marketplaces_learn
 
 from ..models import ReturnEvent
 from ..parsers import CHANNEL, BadReturnRow, ReturnRow, parse_returns, parse_row
 from .common import BAD_ROW, FLOW, MARKETPLACE_UNKNOWN
 from .dispositions import return_adjustment_apply
+from .origin import MarketplaceResolver, file_dayfirst
 
 DISCOVERY_SOURCE = "returns"
 
@@ -50,13 +52,6 @@ class ImportCounts:
                 "exceptions": self.exceptions}
 
 
-def _dayfirst(account: SellerAccount, marketplace: Marketplace | None) -> bool:
-    """US and CA write 01/02/2024 month first; everybody else day first."""
-    if marketplace is not None:
-        return marketplace.code not in ("US", "CA")
-    return account.region != "NA"
-
-
 def returns_import(
     *,
     account: SellerAccount,
@@ -73,11 +68,12 @@ def returns_import(
     exception with its reason. Raises ReportFormatError when the file is not a report of
     that type. ``marketplace`` is known in the flow; from a file it is worked out per row.
     """
+    resolver = MarketplaceResolver(account, marketplace)
     report = parse_returns(source, report_type=report_type, name=name,
-                           dayfirst=_dayfirst(account, marketplace))
+                           dayfirst=file_dayfirst(resolver))
     counts = ImportCounts(report_type=report_type)
     source_name = (name or report.source_name or "")[:255]
-    resolver = _MarketplaceResolver(account, marketplace)
+    placed: dict[str, Marketplace] = {}
     with transaction.atomic():
         for row in report.rows():
             counts.rows += 1
@@ -94,6 +90,8 @@ def returns_import(
                 counts.exceptions += 1
             else:
                 setattr(counts, outcome, getattr(counts, outcome) + 1)
+                placed.setdefault(event.marketplace_id, event.marketplace)
+        account_marketplaces_learn(account=account, marketplaces=placed.values())
     return counts
 
 
@@ -116,59 +114,6 @@ def _bad_row(*, account, marketplace, row: BadReturnRow, report_type: str, sourc
         payload={"report_type": report_type, "row": row.raw, "line": row.line,
                  "source": source, "error": row.error, "column": row.column or ""},
     )
-
-
-class _MarketplaceResolver:
-    """The marketplace of a return row: given (flow), or worked out for a file on disk."""
-
-    def __init__(self, account: SellerAccount, marketplace: Marketplace | None) -> None:
-        self.account = account
-        self.fixed = marketplace
-        self._links: list[Marketplace] | None = None
-
-    @property
-    def links(self) -> list[Marketplace]:
-        if self._links is None:
-            self._links = [
-                link.marketplace for link in AccountMarketplace.objects.filter(
-                    account=self.account).select_related("marketplace")
-            ]
-        return self._links
-
-    def __call__(self, row: ReturnRow) -> Marketplace | None:
-        if self.fixed is not None:
-            return self.fixed
-        if len(self.links) == 1:
-            return self.links[0]
-        order_mp = _order_marketplace(self.account, row.order_id)
-        if order_mp is not None:
-            return Marketplace.objects.filter(pk=order_mp).first()
-        from settlements.models import SettlementLine
-
-        mp_id = (
-            SettlementLine.objects.filter(settlement__account=self.account,
-                                          order_id=row.order_id,
-                                          settlement__marketplace__isnull=False)
-            .values_list("settlement__marketplace", flat=True).first()
-        )
-        if mp_id:
-            return Marketplace.objects.filter(pk=mp_id).first()
-        listed = set(Listing.objects.filter(account=self.account, seller_sku=row.seller_sku)
-                     .values_list("marketplace", flat=True))
-        if len(listed) == 1:
-            return Marketplace.objects.filter(pk=listed.pop()).first()
-        if row.currency:
-            same = [m for m in self.links if m.currency == row.currency]
-            if len(same) == 1:
-                return same[0]
-        return None
-
-
-def _order_marketplace(account: SellerAccount, order_id: str) -> str | None:
-    from orders.models import Order
-
-    return (Order.objects.filter(account=account, amazon_order_id=order_id)
-            .values_list("marketplace_id", flat=True).first())
 
 
 def _order_link(event: ReturnEvent) -> dict:
@@ -219,7 +164,7 @@ def return_apply(
     account: SellerAccount,
     row: ReturnRow,
     report_type: str,
-    resolver: Callable[[ReturnRow], Marketplace | None] | None = None,
+    resolver: MarketplaceResolver | None = None,
     source: str = "",
     run=None,
 ) -> tuple[str, ReturnEvent | None]:
@@ -229,12 +174,13 @@ def return_apply(
     Steps: its marketplace (or an exception), its listing (discovered), the return upserted
     on its natural key, its order linked, its row exception resolved, its disposition
     applied to stock."""
-    resolver = resolver or _MarketplaceResolver(account, None)
+    resolver = resolver or MarketplaceResolver(account, None)
     marketplace = resolver(row)
     row_key = _row_key(account, report_type, row.raw)
     if marketplace is None:
         _marketplace_unknown(account=account, row=row, report_type=report_type,
-                             row_key=row_key, source=source, run=run)
+                             row_key=row_key, source=source, run=run,
+                             why=resolver.why_unknown())
         return "exception", None
     channel = CHANNEL[report_type]
     listing = listing_discover(account=account, marketplace=marketplace,
@@ -253,14 +199,12 @@ def return_apply(
 
 
 def _marketplace_unknown(*, account: SellerAccount, row: ReturnRow, report_type: str,
-                         row_key: str, source: str, run) -> None:
+                         row_key: str, source: str, run, why: str) -> None:
     exception_record(
         flow=FLOW, account=account, object_kind="return_row", object_key=row_key,
         reason_code=MARKETPLACE_UNKNOWN, owner_team=Team.OPS, run=run,
         message=f"Return of order {row.order_id} (SKU {row.seller_sku}): cannot tell its "
-        "marketplace (the account sells in several and neither the order, a settlement "
-        "nor a listing says which). Import the file with an account that sells in one "
-        "marketplace, or retry once the order or listing is known.",
+        f"marketplace: {why}.",
         payload={"report_type": report_type, "row": row.raw, "line": row.line,
                  "source": source},
     )
@@ -351,10 +295,12 @@ def _retry_return_row(exc: SyncException) -> bool:
         return False
     account = SellerAccount.objects.get(pk=exc.account_id)
     marketplace = Marketplace.objects.filter(pk=exc.marketplace_id).first()
-    row = parse_row(raw, report_type=report_type, dayfirst=_dayfirst(account, marketplace))
+    resolver = MarketplaceResolver(account, marketplace)
+    row = parse_row(raw, report_type=report_type, dayfirst=file_dayfirst(resolver))
     if isinstance(row, BadReturnRow):
         return False
     _, event = return_apply(account=account, row=row, report_type=report_type,
-                            resolver=_MarketplaceResolver(account, marketplace),
-                            source=payload.get("source", ""))
+                            resolver=resolver, source=payload.get("source", ""))
+    if event is not None:
+        account_marketplaces_learn(account=account, marketplaces=[event.marketplace])
     return event is not None

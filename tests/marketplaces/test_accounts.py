@@ -37,3 +37,45 @@ def test_the_only_account_or_the_one_named(account):
 def test_marketplace_codes_as_typed():
     assert marketplace_code(" uk ") == "GB"
     assert marketplace_code("de") == "DE"
+
+
+def test_the_imported_files_account_learns_where_its_files_come_from(db):
+    from marketplaces.models import Marketplace
+    from marketplaces.services import account_marketplaces_learn
+
+    jp, gb, de = (Marketplace.objects.get(code=c) for c in ("JP", "GB", "DE"))
+    account = account_for_import(marketplace=jp)
+    assert account.region == "FE"
+    assert [m.code for m in account.marketplaces.all()] == ["JP"]
+    assert account_marketplaces_learn(account=account, marketplaces=[jp]) == []
+    assert account_marketplaces_learn(account=account, marketplaces=[gb, de, gb]) == [
+        "DE", "GB"]
+    account.refresh_from_db()
+    # it sold in JP already: learning European marketplaces does not move its region
+    assert account.region == "FE"
+    assert sorted(m.code for m in account.marketplaces.all()) == ["DE", "GB", "JP"]
+
+
+def test_a_real_account_never_learns_from_a_file(account):
+    from marketplaces.models import Marketplace
+    from marketplaces.services import account_marketplaces_learn
+
+    gb = Marketplace.objects.get(code="GB")
+    assert account_marketplaces_learn(account=account, marketplaces=[gb]) == []
+    with pytest.raises(AccountChoiceError, match="does not sell in GB"):
+        account_for_import(marketplace=gb)
+    assert sorted(m.code for m in account.marketplaces.all()) == ["CA", "US"]
+    assert account_for_import(marketplace=Marketplace.objects.get(code="US")) == account
+
+
+def test_a_fresh_imported_files_account_takes_the_region_of_what_it_learns(db):
+    from marketplaces.models import Marketplace
+    from marketplaces.services import account_marketplaces_learn
+
+    account = account_for_import()
+    assert account.region == "NA"
+    account_marketplaces_learn(account=account,
+                               marketplaces=[Marketplace.objects.get(code="DE")])
+    assert account.region == "EU"
+    account.refresh_from_db()
+    assert account.region == "EU"

@@ -1,4 +1,5 @@
-"""``manage.py import_report --type REPORT_TYPE FILE... [--account SELLER_ID] [--json]``
+"""``manage.py import_report --type REPORT_TYPE FILE... [--account SELLER_ID]
+[--marketplace CODE] [--json]``
 
 Imports Amazon report files from disk (plain or gzip) through the same code path as the
 scheduled flows. Importers are registered per report type in ``<app>/importers.py``
@@ -6,6 +7,12 @@ scheduled flows. Importers are registered per report type in ``<app>/importers.p
 account is used (an "Imported files" account is created when there is none); with several
 accounts ``--account`` is required. ``--json`` prints one JSON document on stdout. Exit
 status is non-zero when any file fails.
+
+``--marketplace CODE`` says which marketplace the files come from (``GB``, ``uk``, ``JP``:
+an unknown code is refused). The account must sell there (the "Imported files" account
+learns it: ``marketplaces.services.account_for_import``), and the importers that take a
+``marketplace`` get it: a file that does not name its marketplace on each row (returns)
+has its rows filed there, its day/month order and legacy encoding taken from it.
 
 Each file is all or nothing: it is imported in one transaction (with the "Imported files"
 account when that is created for it), so a file that is refused stores nothing and appears
@@ -17,6 +24,7 @@ refused file, never a traceback), though the parsers' validation should never le
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -26,6 +34,7 @@ from django.db import DatabaseError, transaction
 
 from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.reports import get_importer, registered_report_types
+from marketplaces.selectors import marketplace_codes, marketplace_for_code
 from marketplaces.services import AccountChoiceError, account_for_import
 
 
@@ -37,9 +46,12 @@ class Command(BaseCommand):
                             help="report type as Amazon names it")
         parser.add_argument("files", nargs="+", metavar="FILE")
         parser.add_argument("--account", help="selling partner id of the seller account")
+        parser.add_argument("--marketplace", metavar="CODE",
+                            help="marketplace the files come from (country code: GB, DE, JP)")
         parser.add_argument("--json", action="store_true", help="print one JSON document")
 
-    def handle(self, *args, report_type, files, account, json: bool = False, **options):
+    def handle(self, *args, report_type, files, account, json: bool = False,
+               marketplace: str | None = None, **options):
         try:
             importer = get_importer(report_type)
         except KeyError:
@@ -47,6 +59,8 @@ class Command(BaseCommand):
                 f"unknown report type {report_type!r}; supported: "
                 f"{', '.join(registered_report_types())}"
             ) from None
+        where = _marketplace(marketplace)
+        extra = _importer_options(importer.import_file, marketplace=where)
         results: list[dict] = []
         errors: list[dict] = []
         interactive = not json and sys.stderr.isatty()
@@ -61,9 +75,10 @@ class Command(BaseCommand):
                 progress = bar.update
             try:
                 with transaction.atomic():
-                    seller = _account(account)
+                    seller = _account(account, where)
                     result = importer.import_file(
-                        account=seller, source=path, name=path.name, progress=progress
+                        account=seller, source=path, name=path.name, progress=progress,
+                        **extra,
                     )
             except (ReportFormatError, DatabaseError) as exc:
                 message = str(exc)
@@ -109,11 +124,29 @@ class Command(BaseCommand):
         )
 
 
-def _account(selling_partner_id: str | None):
+def _account(selling_partner_id: str | None, marketplace):
     try:
-        return account_for_import(selling_partner_id=selling_partner_id)
+        return account_for_import(selling_partner_id=selling_partner_id,
+                                  marketplace=marketplace)
     except AccountChoiceError as err:
         raise CommandError(str(err)) from None
+
+
+def _marketplace(code: str | None):
+    if code is None:
+        return None
+    found = marketplace_for_code(code)
+    if found is None:
+        raise CommandError(f"unknown marketplace {code!r}; known: {', '.join(marketplace_codes())}")
+    return found
+
+
+def _importer_options(import_file, **options) -> dict:
+    """The options given (not None) that this report type's importer takes: a report
+    whose rows name their marketplace has no ``marketplace`` parameter."""
+    parameters = inspect.signature(import_file).parameters
+    return {name: value for name, value in options.items()
+            if value is not None and name in parameters}
 
 
 def _dumps(document: dict) -> str:
