@@ -19,7 +19,9 @@ months of its end; text columns have the widths of :data:`FIELD_LIMITS` (order i
 The package: :mod:`.records` (columns, limits, the summary and line records),
 :mod:`.report` (:class:`SettlementReport`: the summary, then every line fully converted),
 :mod:`.fast` (:func:`line_rows`: the import's way through the lines, each distinct text
-converted once), :mod:`.totals` (:class:`LineTotals`, gathered while the lines stream).
+converted once), :mod:`.totals` (:class:`LineTotals`, gathered while the lines stream),
+:mod:`.v1` (the V1 flat-file layout read into the same records; :func:`open_settlement`
+tells the two apart by their header).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ from .records import (
 )
 from .report import SettlementReport, parse_settlement
 from .totals import LineTotals
+from .v1 import (
+    V1_COLUMNS,
+    V1_REPORT_TYPE,
+    V1SettlementReport,
+    open_settlement,
+    parse_settlement_v1,
+    same_settlement_other_layout,
+)
 
 __all__ = [
     "REPORT_TYPE",
@@ -53,4 +63,10 @@ __all__ = [
     "line_rows",
     "line_values",
     "parse_settlement",
+    "V1_REPORT_TYPE",
+    "V1_COLUMNS",
+    "V1SettlementReport",
+    "parse_settlement_v1",
+    "open_settlement",
+    "same_settlement_other_layout",
 ]

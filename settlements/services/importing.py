@@ -23,7 +23,8 @@ from ..parsers import (
     LineTotals,
     SettlementLineData,
     SettlementReport,
-    parse_settlement,
+    open_settlement,
+    same_settlement_other_layout,
 )
 from ..selectors import order_line_kind
 from .base import FLOW, settlement_key
@@ -107,7 +108,7 @@ def settlement_import(
     already-imported settlement is a conflict exception owned by finance, never a replace.
     Raises :class:`ReportFormatError` for a bad file.
     """
-    report = parse_settlement(source, name=name)
+    report = open_settlement(source, name=name)  # the V2 or the V1 flat file
     summary = report.summary
     tally = _Tally(report, progress)
     with transaction.atomic():
@@ -197,7 +198,10 @@ def _import_existing(
     summary = report.summary
     for _ in tally.chunks("0"):  # the fingerprint, without storing anything
         pass
-    if tally.fingerprint == existing.fingerprint:
+    if tally.fingerprint == existing.fingerprint or same_settlement_other_layout(
+        existing.columns, existing.total_amount, existing.currency, existing.sum_of_lines,
+        report,
+    ):
         return ImportResult(settlement=existing, created=False)
     message = (
         f"Settlement {summary.settlement_id} was already imported from "
