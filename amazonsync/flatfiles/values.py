@@ -49,6 +49,7 @@ __all__ = [
     "DateWindow",
     "shown",
     "parse_money",
+    "CURRENCY_SYMBOLS",
     "check_money_total",
     "parse_quantity",
     "parse_currency",
@@ -100,7 +101,7 @@ MAX_AMOUNT = Decimal(10) ** 12
 # total, a settlement's sum of lines, a journal line) must stay under a tenth of that, so
 # that the difference of two of them (a drift) fits too.
 MAX_TOTAL = Decimal(10) ** 13
-_EXPONENT = re.compile(r"[eE]")
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
 _NOT_A_NUMBER = re.compile(r"inf|nan", re.I)
 _PLAIN_MONEY = re.compile(r"-?\d{1,12}(?:\.(\d+))?")
 
@@ -108,6 +109,11 @@ _PLAIN_MONEY = re.compile(r"-?\d{1,12}(?:\.(\d+))?")
 def parse_money(text: str, *, currency: str) -> Decimal:
     """An amount in ``currency``, as Amazon writes it in any marketplace (see
     :func:`parse_amount`), exactly as written.
+
+    A currency symbol or code written with the amount (``¥1,500``, ``£12.00``,
+    ``12,50 €``, ``US$5``, ``1,500 JPY``) is accepted when it agrees with ``currency``
+    (:data:`CURRENCY_SYMBOLS`) and refused when it does not (``£`` in EUR) or, without a
+    currency, when it stands for several (``$``).
 
     Refused: exponent forms (``1.2e23``), ``NaN``/``Infinity``, more decimals than the
     currency's minor units (JPY ``4.99``, USD ``1.2345678901``; trailing zeros are exact and
@@ -121,7 +127,7 @@ def parse_money(text: str, *, currency: str) -> Decimal:
         raise ValueRefused(f"not an amount: {shown(text)}")
     if _EXPONENT.search(text):
         raise ValueRefused(f"not a plain amount: {shown(text)} (no exponent forms)")
-    value = parse_amount(text, places=places)
+    value = parse_amount(_without_currency(text, currency), places=places)
     written = -value.as_tuple().exponent  # type: ignore[operator]
     if written > places:
         exact = max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
@@ -136,6 +142,60 @@ def parse_money(text: str, *, currency: str) -> Decimal:
             f"amount {shown(text)} is out of range (at most {MAX_AMOUNT - 1:,} either way)"
         )
     return value
+
+
+# What a currency symbol written with an amount may stand for (an ISO code stands for
+# itself). A symbol must agree with the currency the amount is in; one that stands for
+# several (``$``) is only accepted when that currency is known.
+_DOLLARS = frozenset({"USD", "CAD", "MXN", "AUD", "SGD", "NZD", "HKD"})
+CURRENCY_SYMBOLS: dict[str, frozenset[str]] = {
+    "¥": frozenset({"JPY", "CNY"}), "￥": frozenset({"JPY", "CNY"}), "円": frozenset({"JPY"}),
+    "£": frozenset({"GBP"}), "€": frozenset({"EUR"}), "$": _DOLLARS, "＄": _DOLLARS,
+    "US$": frozenset({"USD"}), "CA$": frozenset({"CAD"}), "C$": frozenset({"CAD"}),
+    "CDN$": frozenset({"CAD"}), "MX$": frozenset({"MXN"}), "R$": frozenset({"BRL"}),
+    "A$": frozenset({"AUD"}), "AU$": frozenset({"AUD"}), "S$": frozenset({"SGD"}),
+    "₹": frozenset({"INR"}), "Rs": frozenset({"INR"}), "zł": frozenset({"PLN"}),
+    "kr": frozenset({"SEK", "NOK", "DKK"}), "₺": frozenset({"TRY"}), "TL": frozenset({"TRY"}),
+    "E£": frozenset({"EGP"}), "R": frozenset({"ZAR"}),
+}
+_MARKER = re.compile(r"[^\d\s.,()+\-'’\u00a0\u202f]+")
+_EDGE = " ()+-\u00a0\u202f"
+
+
+def _marker_currencies(marker: str) -> frozenset[str] | None:
+    found = CURRENCY_SYMBOLS.get(marker)
+    if found is None and len(marker) == 3 and marker.upper() in ISO_4217:
+        found = frozenset({marker.upper()})
+    return found
+
+
+def _without_currency(text: str, currency: str) -> str:
+    """``text`` without the currency symbol or code written with it (``£12.00``,
+    ``12,50 €``, ``JPY 1,500``), which must agree with ``currency``."""
+    markers = list(_MARKER.finditer(text))
+    if not markers:
+        return text
+    marker = markers[0]
+    before, after = text[:marker.start()], text[marker.end():]
+    symbol = marker.group()
+    if symbol == "Rs" and after.startswith("."):
+        after = after[1:]
+    stands_for = _marker_currencies(symbol)
+    if (len(markers) > 1 or stands_for is None
+            or before.strip(_EDGE) and after.strip(_EDGE)):
+        raise ValueRefused(f"not an amount: {shown(text)}")
+    code = (currency or "").upper()
+    if code and code not in stands_for:
+        raise ValueRefused(
+            f"{shown(text)} is written in {' or '.join(sorted(stands_for))} but the amount "
+            f"is in {code}: refused"
+        )
+    if not code and len(stands_for) > 1:
+        raise ValueRefused(
+            f"{shown(text)}: {symbol!r} may be {' or '.join(sorted(stands_for))} and the "
+            "currency is not known"
+        )
+    return before + after
 
 
 def check_money_total(value: Decimal, *, what: str = "total") -> Decimal:
