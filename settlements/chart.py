@@ -119,6 +119,24 @@ RULES: list[tuple[str, str, str, bool, str]] = [
     ("other-transaction", "*", "Balance Adjustment", False, "4900"),
 ]
 
+# The V1 flat file's own transaction types and amount types (settlements.parsers.v1), seeded
+# for existing books by migration 0008.
+V1_RULES: list[tuple[str, str, str, bool, str]] = [
+    ("Payable to Amazon", "*", "*", True, "1220"),
+    ("Successful charge", "*", "*", True, "1220"),
+    ("Micro Deposit", "*", "*", True, "1220"),
+    ("Subscription Fee", "*", "*", True, "5040"),
+    ("Storage Fee", "*", "*", True, "5020"),
+    ("Inbound Transportation Fee", "*", "*", True, "5010"),
+    ("WAREHOUSE_DAMAGE", "*", "*", True, "4200"),
+    ("REVERSAL_REIMBURSEMENT", "*", "*", True, "4200"),
+    ("Order", "OrderFees", "*", True, "5000"),
+    ("Refund", "OrderFees", "*", True, "5000"),
+    ("Refund", "ShipmentFees", "*", True, "5010"),
+    ("*", "DirectPayment", "*", True, "4900"),
+]
+RULES += V1_RULES
+
 
 def seed(GLAccount, GLMapping) -> None:
     """Create the default chart and rules; existing rows (edited by people) are kept."""

@@ -1,16 +1,19 @@
-"""Registers the settlement importer with ``manage.py import_report`` (and the flow)."""
+"""Registers the settlement importer with ``manage.py import_report`` (and the flow), for
+both layouts: the V2 flat file and the V1 flat file (``GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE``).
+The layout is told by the file's header, whichever of the two types is named."""
 
 from __future__ import annotations
 
 from amazonsync.reports import register_importer
 
-from .parsers import REPORT_TYPE
+from .parsers import REPORT_TYPE, V1_REPORT_TYPE
 
 
 def _combine(results: list[dict]) -> dict:
     return {"settlements": [r["settlement"] for r in results if "settlement" in r]}
 
 
+@register_importer(V1_REPORT_TYPE, combine=_combine)
 @register_importer(REPORT_TYPE, combine=_combine)
 def import_settlement_file(*, account, source, name=None, progress=None, run=None,
                            report_document_id: str = "") -> dict:
