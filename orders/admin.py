@@ -78,7 +78,8 @@ class OrderLineInline(_ReadOnlyInline):
     model = OrderLine
     show_change_link = False
     fields = ("order_item_id", "seller_sku", "asin", "listing", "unmapped", "quantity_ordered",
-              "quantity_shipped", "reserved_quantity", "price", "tax", "shipping", "discount")
+              "quantity_shipped", "cancelled", "reserved_quantity", "price", "tax", "shipping",
+              "discount")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -113,13 +114,13 @@ class ShipmentInline(_ReadOnlyInline):
 class OrderAdmin(ReadOnlyAdmin):
     """Orders come from Amazon: viewable, never added, edited or deleted here."""
 
-    list_display = ("amazon_order_id", "marketplace_code", "purchase_date", "status",
-                    "fulfillment_channel", "prime", "total", "last_update_date",
+    list_display = ("amazon_order_id", "marketplace_code", "sales_channel", "purchase_date",
+                    "status", "fulfillment_channel", "prime", "total", "last_update_date",
                     "ack_sla_met")
     list_select_related = ("marketplace",)
-    list_filter = ("marketplace", "fulfillment_channel", "status", HasExceptionsFilter,
-                   UnmappedFilter, "is_prime", "is_seller_fulfilled_prime", "is_business",
-                   "source", "ack_sla_met")
+    list_filter = ("marketplace", "sales_channel", "fulfillment_channel", "status",
+                   HasExceptionsFilter, UnmappedFilter, "is_prime", "is_seller_fulfilled_prime",
+                   "is_business", "source", "ack_sla_met")
     date_hierarchy = "purchase_date"
     search_fields = ("=amazon_order_id", "seller_order_id", "=lines__seller_sku",
                      "=lines__asin")

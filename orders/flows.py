@@ -99,7 +99,7 @@ def orders_backfill(*, ctx: FlowContext, client, start: datetime.datetime) -> No
 
     try:
         result = orders_report_import(account=ctx.account, source=path, run=ctx.run,
-                                      finish=finish)
+                                      finish=finish, marketplace=ctx.marketplace)
     finally:
         path.unlink(missing_ok=True)
     counts = result.counts

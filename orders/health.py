@@ -1,5 +1,8 @@
 """The health metrics made of orders (``amazonsync.health``): how late the sync stores
-Amazon's order updates, and how many MFN orders were acknowledged within their SLA."""
+Amazon's order updates, and how many MFN orders were acknowledged within their SLA.
+
+Both are about orders sold on Amazon: multi-channel (MCF) orders, sold elsewhere and
+fulfilled by Amazon, count in neither."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from decimal import Decimal
 
 from amazonsync.health import SLA_WINDOW, WINDOW, as_ratio, as_seconds, percentile, register_metric
 
-from .models import FulfillmentChannel, Order, OrderStatus, Source
+from .models import FulfillmentChannel, Order, OrderStatus, SalesChannel, Source
 
 
 @register_metric("order_sync_latency", label="Order sync latency (p95)", unit="s",
@@ -19,7 +22,8 @@ def order_sync_latency(now):
     # versions read from a report (a backfill of old orders) are not sync latency.
     per: dict[str, list[float]] = defaultdict(list)
     rows = Order.objects.filter(
-        version_stored_at__gte=now - WINDOW, source=Source.API
+        version_stored_at__gte=now - WINDOW, source=Source.API,
+        sales_channel=SalesChannel.AMAZON,
     ).values_list("marketplace__code", "last_update_date", "version_stored_at")
     for code, updated, stored in rows:
         per[code].append(max(0.0, (stored - updated).total_seconds()))
@@ -38,7 +42,8 @@ def ack_sla_hit_rate(now):
     time."""
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows = Order.objects.filter(
-        fulfillment_channel=FulfillmentChannel.MFN, latest_ship_date__gte=now - SLA_WINDOW,
+        fulfillment_channel=FulfillmentChannel.MFN, sales_channel=SalesChannel.AMAZON,
+        latest_ship_date__gte=now - SLA_WINDOW,
         latest_ship_date__lte=now,
     ).exclude(status=OrderStatus.CANCELED).values_list("marketplace__code", "ack_sla_met")
     for code, met in rows:

@@ -9,8 +9,10 @@ from .parsers import REPORT_TYPE
 
 
 @register_importer(REPORT_TYPE)
-def import_all_orders_file(*, account, source, name=None, progress=None, run=None) -> dict:
+def import_all_orders_file(*, account, source, name=None, progress=None, run=None,
+                           marketplace=None) -> dict:
     from .services import orders_report_import
 
-    result = orders_report_import(account=account, source=source, progress=progress, run=run)
+    result = orders_report_import(account=account, source=source, progress=progress, run=run,
+                                  marketplace=marketplace)
     return result.as_dict(REPORT_TYPE)

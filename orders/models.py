@@ -45,6 +45,14 @@ class FulfillmentChannel(models.TextChoices):
     MFN = "MFN", "Merchant fulfilled (MFN)"
 
 
+class SalesChannel(models.TextChoices):
+    """Where the order was sold: on Amazon, or elsewhere and only fulfilled by Amazon from
+    the seller's FBA stock (Multi-Channel Fulfilment, sales channel "Non-Amazon")."""
+
+    AMAZON = "amazon", "Amazon"
+    MCF = "mcf", "Multi-channel (MCF)"
+
+
 class Source(models.TextChoices):
     API = "api", "Orders API"
     REPORT = "report", "All-orders report"
@@ -100,7 +108,21 @@ class Order(models.Model):
         "marketplaces.Marketplace", on_delete=models.PROTECT, related_name="orders"
     )
     amazon_order_id = models.CharField("Amazon order id", max_length=32)
-    seller_order_id = models.CharField(max_length=64, blank=True)
+    seller_order_id = models.CharField(
+        max_length=64, blank=True,
+        help_text="the seller's own order id (for a multi-channel order: its merchant order id)",
+    )
+    sales_channel = models.CharField(
+        max_length=8, choices=SalesChannel.choices, default=SalesChannel.AMAZON,
+        db_index=True,
+        help_text="Amazon, or a multi-channel (MCF) order sold elsewhere and fulfilled by "
+        "Amazon from FBA stock",
+    )
+    fulfils = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="mcf_orders",
+        help_text="multi-channel orders: the order it fulfils (the order whose Amazon or "
+        "seller order id is its merchant order id)",
+    )
     purchase_date = models.DateTimeField(db_index=True)
     last_update_date = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=24, choices=OrderStatus.choices, db_index=True)
@@ -158,6 +180,18 @@ class Order(models.Model):
                 name="order_channel_valid",
             ),
             models.CheckConstraint(
+                condition=Q(sales_channel__in=SalesChannel.values),
+                name="order_sales_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(sales_channel="amazon") | Q(fulfillment_channel="AFN"),
+                name="order_mcf_fulfilled_by_amazon",
+            ),
+            models.CheckConstraint(
+                condition=Q(fulfils__isnull=True) | Q(sales_channel="mcf"),
+                name="order_only_mcf_fulfils",
+            ),
+            models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"
             ),
             models.CheckConstraint(
@@ -186,6 +220,10 @@ class Order(models.Model):
     def is_mfn(self) -> bool:
         return self.fulfillment_channel == FulfillmentChannel.MFN
 
+    @property
+    def is_mcf(self) -> bool:
+        return self.sales_channel == SalesChannel.MCF
+
 
 class OrderLine(models.Model):
     """One order item. Lines from the all-orders report have no order item id until the
@@ -203,6 +241,10 @@ class OrderLine(models.Model):
     unmapped = models.BooleanField(default=False, db_index=True)
     quantity_ordered = models.PositiveIntegerField(default=0)
     quantity_shipped = models.PositiveIntegerField(default=0)
+    cancelled = models.BooleanField(
+        default=False, help_text="the item was cancelled: what it has not shipped never will, "
+        "and its amounts are not in the order total",
+    )
     currency = models.CharField(max_length=3)
     item_price = models.DecimalField(**MONEY)
     item_tax = models.DecimalField(**MONEY)
@@ -251,6 +293,9 @@ class OrderLine(models.Model):
 
     @property
     def quantity_unshipped(self) -> int:
+        """Units still to ship (none once the item is cancelled)."""
+        if self.cancelled:
+            return 0
         return max(0, self.quantity_ordered - self.quantity_shipped)
 
 

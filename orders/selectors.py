@@ -50,6 +50,31 @@ def marketplace_resolver():
     return resolve
 
 
+def mcf_marketplace_resolver(*, account, marketplace: Marketplace | None = None):
+    """A function: (ship-to country, currency) of a multi-channel (MCF) order -> the
+    marketplace whose FBA stock fulfils it, or None when they do not tell.
+
+    Among the account's marketplaces (every marketplace while it sells in none) with the
+    order's currency (any, without one): the one in the ship-to country; else
+    ``marketplace``, the one the file is imported for, when it is among them; else the only
+    one. Never a guess: several candidates and nothing to choose between them is None."""
+    rows = list(account.marketplaces.values_list("pk", "code", "currency")) \
+        if account.pk else []
+    if not rows:
+        rows = list(Marketplace.objects.values_list("pk", "code", "currency"))
+
+    def resolve(country: str, currency: str) -> str | None:
+        pool = [r for r in rows if not currency or r[2] == currency]
+        local = [pk for pk, code, _ in pool if code == country]
+        if len(local) == 1:
+            return local[0]
+        if marketplace is not None and any(pk == marketplace.pk for pk, _, _ in pool):
+            return marketplace.pk
+        return pool[0][0] if len(pool) == 1 else None
+
+    return resolve
+
+
 def order_last_updates(*, account, order_ids: list[str]) -> dict[str, datetime.datetime]:
     """Stored LastUpdateDate per Amazon order id (to fetch items only for new/changed)."""
     return dict(Order.objects.filter(account=account, amazon_order_id__in=order_ids)

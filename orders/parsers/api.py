@@ -16,6 +16,18 @@ _2026_ADDRESS = {"ship_city": "city", "ship_state": "stateOrRegion",
                  "ship_postal_code": "postalCode", "ship_country": "countryCode"}
 
 
+def _sales_channel(order_id: str, is_mcf: bool | None, channel: str) -> dict[str, str]:
+    """``sales_channel`` when the order says (``{}`` when it does not): a multi-channel
+    (MCF) order, sold outside Amazon, is always fulfilled by Amazon."""
+    if is_mcf is None:
+        return {}
+    if is_mcf and channel != "AFN":
+        raise OrderDataError(f"order {order_id}: a multi-channel (Non-Amazon) order fulfilled "
+                             f"by {channel or 'nobody'}; multi-channel orders are fulfilled "
+                             "by Amazon")
+    return {"sales_channel": "mcf" if is_mcf else "amazon"}
+
+
 def _ship_to(address: dict, fields: dict[str, str]) -> dict[str, str]:
     """The address columns, all of them when the order gives an address, none otherwise."""
     if not address:
@@ -62,6 +74,10 @@ def order_from_v0(raw: dict) -> OrderData:
     }
     if currency:
         values["currency"] = currency
+    sales_channel = str(raw.get("SalesChannel") or "").strip()
+    values.update(_sales_channel(
+        order_id, sales_channel.lower().startswith("non-amazon") if sales_channel else None,
+        channel))
     buyer = raw.get("BuyerInfo") or {}
     if buyer:
         values["purchase_order_number"] = str(buyer.get("PurchaseOrderNumber") or "")
@@ -163,6 +179,9 @@ def order_from_2026(raw: dict) -> OrderData:
     }
     if currency:
         values["currency"] = currency
+    channel_name = (raw.get("salesChannel") or {}).get("channelName")
+    values.update(_sales_channel(
+        order_id, {"AMAZON": False, "NON_AMAZON": True}.get(channel_name), channel))
     buyer = raw.get("buyer") or {}
     if buyer:
         values["purchase_order_number"] = str(buyer.get("buyerPurchaseOrderNumber") or "")
@@ -204,6 +223,11 @@ def line_from_2026(raw: dict, *, currency: str = "") -> LineData:
         })
     elif unit is not None:
         values["item_price"] = unit * quantity
+    cancellation = raw.get("cancellation")
+    if isinstance(cancellation, dict):
+        # Given when asked for (includedData CANCELLATION): a cancellation executed (not
+        # only requested) cancels what of the item has not shipped.
+        values["cancelled"] = bool(cancellation.get("cancellationExecution"))
     promotions = (raw.get("promotion") or {}).get("breakdowns") or []
     values["promotion_ids"] = ",".join(
         str(p.get("promotionId")) for p in promotions if isinstance(p, dict)

@@ -29,7 +29,19 @@ REPORT_STATUS = {
     "canceled": "Canceled", "unfulfillable": "Unfulfillable",
     "invoiceunconfirmed": "InvoiceUnconfirmed", "pendingavailability": "PendingAvailability",
 }
+# Multi-channel (MCF) orders: sold elsewhere (sales channel "Non-Amazon"), fulfilled by
+# Amazon from FBA stock. Their order status may be the fulfillment order's own
+# (FulfillmentOrderStatus of the Fulfillment Outbound API); the Amazon statuses above apply
+# too.
+MCF_STATUS = {
+    "new": "Pending", "received": "Unshipped", "planning": "Unshipped",
+    "processing": "Unshipped", "complete": "Shipped",
+    # some units shipped, the rest cancelled or unfulfillable (the item statuses say which)
+    "completepartialled": "Shipped",
+    "unfulfillable": "Unfulfillable", "invalid": "Unfulfillable",
+}
 REPORT_CHANNEL = {"amazon": "AFN", "afn": "AFN", "merchant": "MFN", "mfn": "MFN"}
+CANCELLED_ITEM = ("cancelled", "canceled")
 REQUIRED_COLUMNS = ("amazon-order-id", "purchase-date", "last-updated-date", "order-status",
                     "fulfillment-channel", "sales-channel", "sku", "quantity")
 # Columns that describe the order (not the item): every row of one order must say the same.
@@ -50,6 +62,10 @@ _AMOUNT_KEYS = ("item_price", "item_tax", "shipping_price", "shipping_tax",
 _BOOLEAN = {"true": True, "yes": True, "y": True, "1": True,
             "false": False, "no": False, "n": False, "0": False, "": False}
 
+
+# (ship-to country, currency) -> the marketplace whose FBA stock fulfils a multi-channel
+# order, or None when they do not tell.
+McfResolver = Callable[[str, str], str | None]
 
 # Raw rows kept with an order that cannot be stored (its exception's payload stays small
 # however many rows a hostile file gives one order id).
@@ -115,18 +131,25 @@ class _ReportHead:
     purchase: datetime.datetime
     updated: datetime.datetime
     is_business: bool
+    sales_channel: str = "amazon"  # or "mcf"
 
     @property
     def priced(self) -> bool:
         return bool(self.currency)
 
 
+def is_mcf_channel(text: str) -> bool:
+    """A multi-channel (MCF) order's sales channel: ``Non-Amazon`` (any case; Seller
+    Central sometimes adds the country, ``Non-Amazon US``)."""
+    return text.strip().lower().replace(" ", "-").startswith("non-amazon")
+
+
 def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | None], *,
-                  source: str | None = None, window: values.DateWindow | None = None
-                  ) -> OrderData:
+                  source: str | None = None, window: values.DateWindow | None = None,
+                  mcf_marketplace: McfResolver | None = None) -> OrderData:
     """One order from its rows (all of them, wherever they are in the file)."""
     r = _OrderRows(rows, source, window or values.window_until_now(timezone.now()))
-    head = _report_head(r, resolve_marketplace)
+    head = _report_head(r, resolve_marketplace, mcf_marketplace)
     lines, total = _report_lines(r, head)
     if head.priced:
         try:
@@ -138,13 +161,14 @@ def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | No
                            f"up to a negative total ({total} {head.currency})")
     return OrderData(
         amazon_order_id=head.order_id, marketplace_id=head.marketplace_id, source="report",
-        values=_report_order_values(r, head, total), lines=list(lines.values()),
+        values=_report_order_values(r, head, total),
+        lines=list(lines.values()),
         raw={"report_rows": [row.as_dict() for row in rows]},
     )
 
 
-def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
-                 ) -> _ReportHead:
+def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None],
+                 mcf_marketplace: McfResolver | None) -> _ReportHead:
     """The order's id, marketplace, currency, status, channel, dates and business flag, in
     this order of checks (the first refusal names the file, line and column)."""
     first = r.first
@@ -152,25 +176,25 @@ def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
     for column in ORDER_COLUMNS:
         r.order_value(column)
     channel_text = first.get("sales-channel")
-    marketplace_id = resolve_marketplace(channel_text)
-    if marketplace_id is None:
+    mcf = is_mcf_channel(channel_text)
+    marketplace_id = None if mcf else resolve_marketplace(channel_text)
+    if marketplace_id is None and not mcf:
         raise r.refuse(first, "sales-channel", f"order {order_id}: sales channel "
                        f"{values.shown(channel_text)} is not an Amazon marketplace")
     currency = _report_currency(r)
-    status_text = first.get("order-status")
-    status = REPORT_STATUS.get(status_text.replace(" ", "").lower())
-    if status is None:
-        raise r.refuse(first, "order-status",
-                       f"order {order_id}: unknown order-status {values.shown(status_text)}")
-    if status == "Pending" and currency:
-        # The report says "Pending" for orders Amazon's API calls Unshipped; a truly pending
-        # order has no prices yet.
-        status = "Unshipped"
+    if mcf:
+        marketplace_id = _mcf_marketplace(r, order_id, currency, mcf_marketplace)
+    status = _report_status(r, order_id, currency, mcf=mcf)
     channel = REPORT_CHANNEL.get(first.get("fulfillment-channel").lower())
     if channel is None:
         raise r.refuse(first, "fulfillment-channel",
                        f"order {order_id}: unknown fulfillment-channel "
                        f"{values.shown(first.get('fulfillment-channel'))}")
+    if mcf and channel != "AFN":
+        raise r.refuse(first, "fulfillment-channel",
+                       f"multi-channel order {order_id} says fulfillment-channel "
+                       f"{values.shown(first.get('fulfillment-channel'))}: multi-channel "
+                       "orders are fulfilled by Amazon")
 
     def stamp(v: str) -> datetime.datetime:
         return values.parse_datetime_in(v, r.window)
@@ -186,7 +210,39 @@ def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
         raise r.refuse(first, "is-business-order",
                        f"not true or false: {values.shown(first.get('is-business-order'))}")
     return _ReportHead(order_id, marketplace_id, currency, status, channel, purchase, updated,
-                       _BOOLEAN[business_text])
+                       _BOOLEAN[business_text], "mcf" if mcf else "amazon")
+
+
+def _report_status(r: _OrderRows, order_id: str, currency: str, *, mcf: bool) -> str:
+    text = r.first.get("order-status")
+    key = text.replace(" ", "").lower()
+    status = REPORT_STATUS.get(key) or (MCF_STATUS.get(key) if mcf else None)
+    if status is None:
+        raise r.refuse(r.first, "order-status",
+                       f"order {order_id}: unknown order-status {values.shown(text)}")
+    if status == "Pending" and currency:
+        # The report says "Pending" for orders Amazon's API calls Unshipped; a truly pending
+        # order has no prices yet.
+        status = "Unshipped"
+    return status
+
+
+def _mcf_marketplace(r: _OrderRows, order_id: str, currency: str,
+                     resolve: McfResolver | None) -> str:
+    """The marketplace whose FBA stock fulfils a multi-channel order (its listings and
+    stock): decided by the caller from the ship-to country and the currency, never
+    guessed; an order it cannot place is refused."""
+    country = r.value(r.first, "ship-country", values.parse_country) or ""
+    found = resolve(country, currency) if resolve is not None else None
+    if found is None:
+        raise r.refuse(
+            r.first, "sales-channel",
+            f"multi-channel order {order_id}: cannot tell which marketplace's FBA stock "
+            f"fulfils it (ship-country {country or 'empty'}, currency {currency or 'empty'} "
+            "match none or several of the account's marketplaces); import the file for one "
+            "marketplace",
+        )
+    return found
 
 
 def _report_currency(r: _OrderRows) -> str:
@@ -204,24 +260,31 @@ def _report_currency(r: _OrderRows) -> str:
 
 
 def _report_lines(r: _OrderRows, head: _ReportHead) -> tuple[dict[str, LineData], Decimal]:
-    """The order's lines by SKU (the same SKU on two rows is one line) and its total."""
+    """The order's lines by SKU (the same SKU on two rows is one line) and its total.
+
+    A cancelled item (item-status ``Cancelled``) stays a line, marked cancelled, and its
+    amounts are not in the total. A SKU on a cancelled row and a live one is the live
+    row's line: the cancelled row's quantity and amounts are not added to it (the order
+    keeps every row raw)."""
     lines: dict[str, LineData] = {}
     total = Decimal(0)
     for row in r.rows:
         sku, line_values = _report_line_values(r, row, head)
-        if head.priced:
+        cancelled = line_values["cancelled"]
+        if head.priced and not cancelled:
             total += sum((line_values[k] or 0 for k in ("item_price", "item_tax",
                                                          "shipping_price", "shipping_tax")),
                          Decimal(0))
             total -= ((line_values["promotion_discount"] or 0)
                       + (line_values["shipping_discount"] or 0))
-        if sku in lines:
-            _report_line_merge(r, row, lines[sku], line_values, head.order_id)
-            continue
         if head.currency:
             line_values["currency"] = head.currency
-        # The order keeps the raw rows; its lines do not repeat them.
-        lines[sku] = LineData(seller_sku=sku, values=line_values)
+        line = lines.get(sku)
+        if line is not None and line.values["cancelled"] == cancelled:
+            _report_line_merge(r, row, line, line_values, head.order_id)
+        elif line is None or line.values["cancelled"]:
+            # The order keeps the raw rows; its lines do not repeat them.
+            lines[sku] = LineData(seller_sku=sku, values=line_values)
     return lines, total
 
 
@@ -246,11 +309,13 @@ def _report_line_values(r: _OrderRows, row: Row, head: _ReportHead
     promotion_ids = r.text(row, "promotion-ids", LINE_TEXT["promotion-ids"])
     promo = amounts["item-promotion-discount"]
     ship_promo = amounts["ship-promotion-discount"]
+    item_status = row.get("item-status").strip().lower()
     return sku, {
         "asin": asin,
         "title": title,
         "quantity_ordered": quantity,
-        "quantity_shipped": quantity if row.get("item-status").lower() == "shipped" else 0,
+        "quantity_shipped": quantity if item_status == "shipped" else 0,
+        "cancelled": item_status in CANCELLED_ITEM,
         "promotion_ids": promotion_ids,
         "item_price": amounts["item-price"], "item_tax": amounts["item-tax"],
         "shipping_price": amounts["shipping-price"],
@@ -298,6 +363,7 @@ def _report_order_values(r: _OrderRows, head: _ReportHead, total: Decimal) -> di
         "ship_service_category": r.text(first, "ship-service-level",
                                         ORDER_TEXT["ship-service-level"]),
         "order_total": total if head.priced else None,
+        "sales_channel": head.sales_channel,
     }
     if head.currency:
         order_values["currency"] = head.currency
@@ -319,6 +385,7 @@ def iter_report_orders(
     errors: list[ReportRowError] | None = None,
     progress: Callable[[int], None] | None = None,
     now: datetime.datetime | None = None,
+    mcf_marketplace: McfResolver | None = None,
 ) -> Iterator[OrderData]:
     """Stream the orders of an all-orders flat file, one ``OrderData`` per order.
 
@@ -331,8 +398,14 @@ def iter_report_orders(
     scatters them, the rows in between). A stream that cannot be read twice is copied to
     a temporary file first.
 
+    Multi-channel (MCF) orders (sales channel ``Non-Amazon``: sold elsewhere, fulfilled by
+    Amazon from FBA stock) are orders of their own channel (``sales_channel`` "mcf"), placed
+    in the marketplace ``mcf_marketplace(ship_country, currency)`` names. Cancelled items
+    are lines marked cancelled, out of the order's total.
+
     An order that cannot be stored (a refused value, an unknown status, rows that
-    disagree, a sales channel that is not Amazon) is appended to ``errors`` (when given,
+    disagree, a sales channel that is neither an Amazon marketplace nor ``Non-Amazon``, a
+    multi-channel order no marketplace can be told for) is appended to ``errors`` (when given,
     else raised) naming the file, line and column, and skipped; a broken file (not a
     report, binary, a line or value over the reading limits, ...) raises
     ``ReportFormatError`` before any order is yielded. Dates must fall between 2000 and
@@ -363,7 +436,8 @@ def iter_report_orders(
                     continue
                 del pending[order_id]
             try:
-                yield _report_order(group, resolve_marketplace, source=name, window=window)
+                yield _report_order(group, resolve_marketplace, source=name, window=window,
+                                    mcf_marketplace=mcf_marketplace)
             except (ReportFormatError, OrderDataError) as exc:
                 if errors is None:
                     raise

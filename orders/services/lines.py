@@ -24,14 +24,15 @@ from catalog.services import (
     stock_adjust,
 )
 
-from ..models import OPEN_STATUSES, FulfillmentChannel, Order, OrderLine
+from ..models import OPEN_STATUSES, FulfillmentChannel, Order, OrderLine, SalesChannel
 from ..parsers import LineData
 from .plans import OrderPlan, UpsertCounts
 from .reasons import ORDERS_FLOW, line_exception_key
 
-_LINE_FIELDS = ("asin", "title", "quantity_ordered", "quantity_shipped", "currency",
-                "item_price", "item_tax", "shipping_price", "shipping_tax", "shipping_discount",
-                "promotion_discount", "promotion_discount_tax", "promotion_ids")
+_LINE_FIELDS = ("asin", "title", "quantity_ordered", "quantity_shipped", "cancelled",
+                "currency", "item_price", "item_tax", "shipping_price", "shipping_tax",
+                "shipping_discount", "promotion_discount", "promotion_discount_tax",
+                "promotion_ids")
 
 StockDeltas = dict[int, dict[str, int]]  # item id -> {"reserved": units, "on_hand": units}
 
@@ -215,11 +216,13 @@ def _reserve(*, order: Order, line: OrderLine, item_id: int | None, old_shipped:
              deltas: StockDeltas) -> set[str]:
     """Bring the line's merchant-stock reservation to what the order needs now.
 
-    MFN lines of open orders hold their unshipped quantity of the mapped item; FBA lines
-    never hold merchant stock. Units shipped while reserved leave the stock (on hand goes
+    MFN lines of open Amazon orders hold their unshipped quantity of the mapped item (none
+    once the item is cancelled); FBA lines, multi-channel (MCF) orders included, never hold
+    merchant stock. Units shipped while reserved leave the stock (on hand goes
     down with the reservation); a cancellation only releases.
     """
     holds = (order.fulfillment_channel == FulfillmentChannel.MFN
+             and order.sales_channel == SalesChannel.AMAZON
              and order.status in OPEN_STATUSES and item_id is not None)
     target = line.quantity_unshipped if holds else 0
     target_item = item_id if target else None

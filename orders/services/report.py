@@ -9,10 +9,10 @@ from django.db import transaction
 
 from amazonsync.models import Team
 from amazonsync.services import exception_record
-from marketplaces.models import SellerAccount
+from marketplaces.models import Marketplace, SellerAccount
 
 from ..parsers import OrderData, iter_report_orders
-from ..selectors import marketplace_resolver
+from ..selectors import marketplace_resolver, mcf_marketplace_resolver
 from .plans import UpsertCounts
 from .reasons import BAD_ORDER, ORDERS_FLOW
 from .upsert import orders_upsert
@@ -40,6 +40,7 @@ def orders_report_import(
     batch_size: int = REPORT_BATCH,
     finish=None,
     now: datetime.datetime | None = None,
+    marketplace: Marketplace | None = None,
 ) -> ReportImportResult:
     """Import an all-orders flat file through the same upsert as the API, in batches.
 
@@ -50,6 +51,10 @@ def orders_report_import(
     be stored (a refused value, named by file, line and column) is not stored and becomes
     an exception with its raw rows; the rest of the file is imported. Importing the file
     again converges (what is stored is unchanged).
+
+    ``marketplace`` is the one the file is for (the flow's, ``import_report
+    --marketplace``), when known: a multi-channel (MCF) order whose ship-to country and
+    currency leave several of the account's marketplaces is placed there.
     """
     result = ReportImportResult()
     errors: list = []
@@ -62,8 +67,11 @@ def orders_report_import(
     counts = UpsertCounts()
     with transaction.atomic():
         batch: list[OrderData] = []
-        for data in iter_report_orders(source, resolve_marketplace=marketplace_resolver(),
-                                       errors=errors, progress=counting, now=now):
+        for data in iter_report_orders(
+            source, resolve_marketplace=marketplace_resolver(), errors=errors,
+            progress=counting, now=now,
+            mcf_marketplace=mcf_marketplace_resolver(account=account, marketplace=marketplace),
+        ):
             batch.append(data)
             if len(batch) >= batch_size:
                 counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))

@@ -19,6 +19,7 @@ from marketplaces.models import Marketplace, SellerAccount
 from ..models import Customer, Order, OrderStatus, Source
 from ..parsers import OrderData
 from .lines import lines_apply
+from .mcf import mcf_orders_link
 from .plans import OrderPlan, UpsertCounts
 from .reasons import ORDERS_FLOW, UNKNOWN_MARKETPLACE
 from .shipments import shipments_cancel
@@ -37,8 +38,10 @@ def orders_upsert(
     New orders are created, changed ones updated, stale data (older than what is stored,
     or report data for an order the API already gave at the same update time) ignored.
     Lines are upserted when the source gives them; MFN orders reserve merchant stock and
-    release it when shipped or canceled; canceled orders cancel their pending shipments;
-    lines of unmapped SKUs are stored, flagged and queued as exceptions.
+    release it when shipped or canceled (cancelled items hold none); canceled orders cancel
+    their pending shipments; lines of unmapped SKUs are stored, flagged and queued as
+    exceptions. Multi-channel (MCF) orders are fulfilled from FBA stock (no reservation)
+    and linked to the order they fulfil (``mcf``).
     """
     counts = UpsertCounts()
     if not batch:
@@ -58,6 +61,7 @@ def _upsert(*, account, batch, flow, run, counts: UpsertCounts, now) -> None:
     _orders_create(account=account, orders=[p.order for p in plans if p.new])
     lines_apply(account=account, plans=plans, flow=flow, run=run, counts=counts)
     _orders_update(plans=plans, counts=counts)
+    mcf_orders_link(account=account, orders=[p.order for p in plans])
     if orphans:
         Customer.objects.filter(pk__in=orphans, orders__isnull=True).delete()
     canceled = [p.order.pk for p in plans
