@@ -26,6 +26,7 @@ from .models import (
     SettlementLine,
     SettlementReportDocument,
 )
+from .series import series_place
 
 ZERO = Decimal("0")
 
@@ -34,20 +35,6 @@ def active_batches(settlement: Settlement):
     """Journal batches that count: not reversals, and not reversed."""
     return settlement.journal_batches.filter(
         kind=JournalBatch.Kind.JOURNAL, reversed_by__isnull=True
-    )
-
-
-def previous_settlement(settlement: Settlement) -> Settlement | None:
-    """The settlement of the same account, currency and marketplace that ended last before
-    ``settlement`` started (its reserve is released in ``settlement``)."""
-    return (
-        Settlement.objects.filter(
-            account=settlement.account_id, currency=settlement.currency,
-            marketplace=settlement.marketplace_id, end_date__lte=settlement.start_date,
-        )
-        .exclude(pk=settlement.pk)
-        .order_by("-end_date", "-pk")
-        .first()
     )
 
 
@@ -483,7 +470,7 @@ def reconciliation(settlement: Settlement) -> dict:
             for r in journal_by_period
         ],
         "groups": mapping_groups(settlement),
-        "previous": previous_settlement(settlement),
+        "series": series_place(settlement),
         "orders": order_reconciliation(settlement, limit=2000),
     }
 

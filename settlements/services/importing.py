@@ -29,11 +29,14 @@ from ..parsers import (
 from ..selectors import order_line_kind
 from .base import FLOW, settlement_key
 from .journals import settlement_journal_build
+from .reconciliation import settlement_successors_recheck
 
 SQLITE_BATCH = 5000
 PROGRESS_STEP = 10_000
 # pg_advisory_xact_lock(class, key) namespace of settlement imports
 ADVISORY_LOCK_SETTLEMENT = 7301
+# ... and of the series of one account and currency (see _claim_series)
+ADVISORY_LOCK_SERIES = 7302
 
 
 @dataclass
@@ -115,6 +118,7 @@ def settlement_import(
         # Imports of one settlement take turns: the second waits here until the first has
         # committed, then finds it and is either unchanged or a recorded conflict.
         _claim_settlement(account, summary.settlement_id)
+        _claim_series(account, summary.currency)
         existing = Settlement.objects.filter(
             account=account, settlement_id=summary.settlement_id
         ).first()
@@ -142,6 +146,7 @@ def settlement_import(
                 report_document_id=report_document_id, run=run, race=True,
             )
         settlement_journal_build(settlement=settlement, run=run, totals=tally.totals)
+        settlement_successors_recheck(settlement=settlement)
         settlement.refresh_from_db()
     return ImportResult(settlement=settlement, created=True)
 
@@ -156,6 +161,19 @@ def _claim_settlement(account: SellerAccount, settlement_id: str) -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
             [ADVISORY_LOCK_SETTLEMENT, f"{account.pk}/{settlement_id}"],
+        )
+
+
+def _claim_series(account: SellerAccount, currency: str) -> None:
+    """Serialise imports into one series (account and currency) on PostgreSQL, until
+    commit: a settlement and the one right before it imported at once each see the other
+    (the later of the two checks the reserve continuity between them)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [ADVISORY_LOCK_SERIES, f"{account.pk}/{currency}"],
         )
 
 

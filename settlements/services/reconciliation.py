@@ -2,7 +2,10 @@
 
 :func:`settlement_reconcile` recomputes the drift a settlement shows (internal, journal,
 deposit, reserve, order issues); journal dates must fall in the settlement's period (a
-finance exception while they do not). What the approval checks refuse on is
+finance exception while they do not). Reserve continuity is checked only against the
+settlement right before (:mod:`settlements.series`); a new settlement has the ones right
+after it checked again (:func:`settlement_successors_recheck`), so a series imported in
+any order ends with the same figures. What the approval checks refuse on is
 :func:`settlements.selectors.settlement_unexplained`."""
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from amazonsync.services import exception_record, exception_resolve
 
 from ..models import GLAccount, JournalLine, Settlement, SettlementLine
 from ..parsers import LineTotals
-from ..selectors import active_batches, order_reconciliation, previous_settlement
+from ..selectors import active_batches, order_reconciliation
+from ..series import previous_settlement, settlements_after
 from .base import FLOW, ZERO, settlement_key
 
 PREVIOUS_RESERVE = "previous reserve amount balance"
@@ -106,22 +110,10 @@ def settlement_reconcile(
         None if s.bank_deposit_amount is None else s.total_amount - s.bank_deposit_amount
     )
     s.previous_reserve, s.current_reserve = _reserve_sums(s, totals)
-    before = previous_settlement(s)
-    if before is None:
-        s.reserve_drift = None
-    else:
-        # Amazon releases last time's held reserve (negative) as this time's previous
-        # reserve balance (positive): they must cancel out.
-        s.reserve_drift = s.previous_reserve + before.current_reserve
+    s.reserve_drift = _reserve_drift(s)
     orders = order_reconciliation(s, totals=totals)
     s.order_issues = None if orders is None else len(orders.issues)
-    s.has_drift = bool(
-        s.internal_drift
-        or s.journal_drift
-        or (s.deposit_drift or ZERO)
-        or (s.reserve_drift or ZERO)
-        or s.unmapped_lines
-    )
+    s.has_drift = _has_drift(s)
     s.reconciled_at = timezone.now()
     s.save(
         update_fields=[
@@ -132,6 +124,48 @@ def settlement_reconcile(
         ]
     )
     return s
+
+
+def _reserve_drift(s: Settlement) -> Decimal | None:
+    """Amazon releases the reserve the settlement right before held back (negative) as
+    this one's previous reserve balance (positive): they must cancel out. None when that
+    settlement is not imported (a gap, not drift)."""
+    before = previous_settlement(s)
+    if before is None:
+        return None
+    return s.previous_reserve + before.current_reserve
+
+
+def _has_drift(s: Settlement) -> bool:
+    return bool(
+        s.internal_drift
+        or s.journal_drift
+        or (s.deposit_drift or ZERO)
+        or (s.reserve_drift or ZERO)
+        or s.unmapped_lines
+    )
+
+
+def settlement_successors_recheck(*, settlement: Settlement) -> list[Settlement]:
+    """Check again the reserve continuity of the settlements that start when
+    ``settlement`` ends (imported before it, they were checked without it, or against
+    another one); returns those whose reserve drift or drift flag changed.
+
+    The caller holds the series' lock (the import does) so that two settlements of a
+    series imported at once each see the other once it is committed."""
+    changed = []
+    with transaction.atomic():
+        for after in settlements_after(settlement):
+            drift = _reserve_drift(after)
+            if drift == after.reserve_drift:
+                continue
+            after.reserve_drift = drift
+            after.has_drift = _has_drift(after)
+            Settlement.objects.filter(pk=after.pk).update(
+                reserve_drift=after.reserve_drift, has_drift=after.has_drift
+            )
+            changed.append(after)
+    return changed
 
 
 # --------------------------------------------------------------------------- period
