@@ -122,13 +122,16 @@ class Decoding:
 
     def _decide(self, chunk: bytes, lineno: int, exc: UnicodeDecodeError) -> str:
         line = self._line_of(chunk, lineno, exc.start)
+        start = chunk.rfind(b"\n", 0, exc.start) + 1
+        earlier = _NON_ASCII.search(chunk, 0, start)  # valid UTF-8 up to the bad line
+        if earlier is not None and not self.utf8_line:
+            self.utf8_line = self._line_of(chunk, lineno, earlier.start())
         if self.bom or self.utf8_line:
             since = ("the file starts with a UTF-8 byte-order mark" if self.bom
-                     else f"line {self.utf8_line} has non-ASCII text read as UTF-8")
+                     else f"line {self.utf8_line} has non-ASCII text that is valid UTF-8")
             raise ReportFormatError(
-                f"this line is not UTF-8 but {since}: the file mixes encodings; re-export "
-                "it from Seller Central", line=line, source=self.source)
-        start = chunk.rfind(b"\n", 0, exc.start) + 1
+                f"this line is not UTF-8 but {since}: the file mixes encodings; {_HOW} "
+                "…) or re-export it from Seller Central", line=line, source=self.source)
         end = chunk.find(b"\n", exc.start)
         if _CONTROL.search(chunk, start, end if end >= 0 else len(chunk)):
             raise ReportFormatError(

@@ -205,7 +205,8 @@ class FlatFile:
                                                   source=self.source_name)
             values = split_header(text, self.delimiter)
             return Header.from_values(values, line=lineno, source=self.source_name)
-        raise ReportFormatError("the file is empty", source=self.source_name)
+        raise ReportFormatError("the file is empty (no header line)", line=1,
+                                source=self.source_name)
 
     def rows(self) -> Iterator[Row]:
         header = self.header

@@ -172,16 +172,15 @@ def _marker_currencies(marker: str) -> frozenset[str] | None:
 def _without_currency(text: str, currency: str) -> str:
     """``text`` without the currency symbol or code written with it (``£12.00``,
     ``12,50 €``, ``JPY 1,500``), which must agree with ``currency``."""
-    markers = list(_MARKER.finditer(text))
-    if not markers:
+    marker = _MARKER.search(text)
+    if marker is None:
         return text
-    marker = markers[0]
     before, after = text[:marker.start()], text[marker.end():]
     symbol = marker.group()
     if symbol == "Rs" and after.startswith("."):
         after = after[1:]
     stands_for = _marker_currencies(symbol)
-    if (len(markers) > 1 or stands_for is None
+    if (_MARKER.search(after) or stands_for is None
             or before.strip(_EDGE) and after.strip(_EDGE)):
         raise ValueRefused(f"not an amount: {shown(text)}")
     code = (currency or "").upper()

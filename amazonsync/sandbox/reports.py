@@ -1,4 +1,5 @@
-"""Report documents generated from the world: tab-separated flat files as Amazon writes them.
+"""Report documents generated from the world: tab-separated flat files as Amazon writes them
+(UTF-8; Windows-31J with Japanese titles and addresses for Amazon.co.jp).
 
 The one place flat files are rendered: the Reports API (``api/reports.py``) serves these
 bytes, and tests read them too. This module reads the world; the world never imports it.
@@ -53,12 +54,72 @@ def _clean(value: str) -> str:
     return value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
-def tsv(columns: Iterable[str], rows: Iterable[dict]) -> bytes:
+def tsv(columns: Iterable[str], rows: Iterable[dict], *, encoding: str = "utf-8") -> bytes:
     columns = tuple(columns)
     out = ["\t".join(columns)]
     for row in rows:
         out.append("\t".join(_clean(str(row.get(c, ""))) for c in columns))
-    return ("\n".join(out) + "\n").encode("utf-8")
+    return ("\n".join(out) + "\n").encode(encoding)
+
+
+# ---------------------------------------------------------------------------- Amazon.co.jp
+
+# Amazon.co.jp writes its flat files in Windows-31J, with the listings' Japanese titles and
+# the buyers' addresses in Japanese. The world's products have English titles; a report for
+# Amazon.co.jp alone shows them as a Japanese listing would name them.
+JP_ENCODING = "cp932"
+_JP_WORDS = {
+    "Water Bottle": "水筒", "Desk Mat": "デスクマット", "Tea Towel": "ティータオル",
+    "Cutting Board": "まな板", "Yoga Mat": "ヨガマット", "Phone Case": "スマホケース",
+    "Travel Pillow": "トラベル枕", "Bike Light": "自転車ライト", "Plant Pot": "植木鉢",
+    "Wall Clock": "掛け時計", "Tote Bag": "トートバッグ", "Mug": "マグカップ", "Lamp": "ランプ",
+    "Backpack": "リュックサック", "Notebook": "ノート", "Headphones": "ヘッドホン",
+    "Charger": "充電器", "Candle": "キャンドル", "Thermos": "魔法瓶", "Classic": "クラシック",
+    "Eco": "エコ", "Compact": "コンパクト", "Deluxe": "デラックス", "Nordic": "北欧風",
+    "Urban": "アーバン", "Pro": "プロ", "Mini": "ミニ", "Bamboo": "竹製",
+    "Vintage": "ヴィンテージ", "Smart": "スマート", "Everyday": "毎日使える",
+    "Bundle": "セット", "Black": "ブラック", "White": "ホワイト", "Blue": "ブルー",
+    "Green": "グリーン", "Small": "Sサイズ", "Medium": "Mサイズ", "Large": "Lサイズ",
+}
+_JP_PLACES = {"Shibuya-ku": "渋谷区", "Tokyo": "東京都", "Kita-ku": "大阪市北区",
+              "Osaka": "大阪府"}
+_JP_MARKETPLACE_ID = "A1VC38T7YXB528"
+
+
+def _japanese_phrase(text: str) -> str:
+    for english, japanese in _JP_WORDS.items():  # longest phrases first
+        text = text.replace(english, japanese)
+    return text
+
+
+def japanese_title(title: str) -> str:
+    """``Classic Mug, Black, Small`` as Amazon.co.jp lists it:
+    クラシック マグカップ（ブラック、Sサイズ）."""
+    name, *variation = title.split(", ")
+    name = _japanese_phrase(name)
+    if variation:
+        name += "（" + "、".join(_japanese_phrase(v) for v in variation) + "）"
+    return name
+
+
+def _japan_only(marketplace_ids: list[str] | None) -> bool:
+    return bool(marketplace_ids) and set(marketplace_ids) == {_JP_MARKETPLACE_ID}
+
+
+def _in_japanese(rows: list[dict], title: str, places: tuple[str, ...] = ()) -> list[dict]:
+    for row in rows:
+        row[title] = japanese_title(row[title])
+        for column in places:
+            row[column] = _JP_PLACES.get(row[column], row[column])
+    return rows
+
+
+def _file(columns: tuple[str, ...], rows: list[dict], marketplace_ids: list[str] | None,
+          title: str, places: tuple[str, ...] = ()) -> bytes:
+    """The report's bytes: UTF-8, or Windows-31J in Japanese for Amazon.co.jp alone."""
+    if _japan_only(marketplace_ids):
+        return tsv(columns, _in_japanese(rows, title, places), encoding=JP_ENCODING)
+    return tsv(columns, rows)
 
 
 # ---------------------------------------------------------------------------- settlements
@@ -202,8 +263,9 @@ def all_orders_rows(world: World, start: int, end: int, now: int,
 def all_orders_bytes(world: World, start: int, end: int, now: int,
                      marketplace_ids: list[str] | None = None,
                      shipments: dict | None = None) -> bytes:
-    return tsv(ALL_ORDERS_COLUMNS,
-               all_orders_rows(world, start, end, now, marketplace_ids, shipments))
+    return _file(ALL_ORDERS_COLUMNS,
+                 all_orders_rows(world, start, end, now, marketplace_ids, shipments),
+                 marketplace_ids, "product-name", ("ship-city", "ship-state"))
 
 
 # ---------------------------------------------------------------------------- returns
@@ -241,7 +303,7 @@ def fba_returns_bytes(world: World, start: int, end: int, now: int,
             "customer-comments": ret.comments,
         })
     rows.sort(key=lambda r: (r["return-date"], r["order-id"], r["sku"]))
-    return tsv(FBA_RETURNS_COLUMNS, rows)
+    return _file(FBA_RETURNS_COLUMNS, rows, marketplace_ids, "product-name")
 
 
 def mfn_returns_bytes(world: World, start: int, end: int, now: int,
@@ -282,4 +344,4 @@ def mfn_returns_bytes(world: World, start: int, end: int, now: int,
             "Category": item.product.product_type,
         })
     rows.sort(key=lambda r: (r["Return request date"], r["Order ID"], r["Merchant SKU"]))
-    return tsv(MFN_RETURNS_COLUMNS, rows)
+    return _file(MFN_RETURNS_COLUMNS, rows, marketplace_ids, "Item Name")
