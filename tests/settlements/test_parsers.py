@@ -540,11 +540,17 @@ def test_posted_date_keeps_the_written_calendar_date():
 
 
 @pytest.mark.parametrize(
-    "text", ["", "yesterday", "2024-13-01", "32.01.2024", "2024-01-15 08:00:00 XYZT", "15.01.24"]
+    "text", ["", "yesterday", "2024-13-01", "32.01.2024", "2024-01-15 08:00:00 XYZT", "15.01.2x"]
 )
 def test_parse_amazon_datetime_rejects(text):
     with pytest.raises(ValueError):
         parse_amazon_datetime(text)
+
+
+def test_two_digit_years_as_excel_saves_them():
+    assert parse_amazon_date("15.01.24") == date(2024, 1, 15)
+    assert parse_amazon_date("09/06/25", dayfirst=True) == date(2025, 6, 9)
+    assert parse_amazon_date("09/06/25", dayfirst=False) == date(2025, 9, 6)
 
 
 def test_parse_int():
