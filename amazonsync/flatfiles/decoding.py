@@ -35,6 +35,10 @@ __all__ = ["DEFAULT_CANDIDATES", "Decoding"]
 DEFAULT_CANDIDATES: tuple[str, ...] = ("cp932", "cp1252")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+# What a legacy codec yields for bytes its encoding leaves undefined (Python's cp932 reads
+# 0x80 as U+0080 and 0xA0, 0xFD-0xFF and the user-defined rows as private-use characters):
+# never the text of a report, so a reading that contains them is not a clean one.
+_NOT_TEXT = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 _HOW = "say which (import_report --encoding"
 
 
@@ -56,6 +60,18 @@ def _snippet(line: str) -> str:
     start = max(0, first - 10)
     text = line[start:start + 30]
     return f"'{'…' if start else ''}{text}{'…' if len(line) > start + 30 else ''}'"
+
+
+def _clean_decode(chunk: bytes, codec: str) -> str:
+    """``chunk`` in ``codec``; ``UnicodeDecodeError`` (at the byte) when it is not valid
+    there or reads as characters that are no text (:data:`_NOT_TEXT`)."""
+    text = chunk.decode(codec)
+    if codec != "utf-8":
+        bad = _NOT_TEXT.search(text)
+        if bad is not None:
+            offset = len(text[:bad.start()].encode(codec))
+            raise UnicodeDecodeError(codec, chunk, offset, offset + 1, "undefined byte")
+    return text
 
 
 class Decoding:
@@ -110,7 +126,7 @@ class Decoding:
     def _decode(self, chunk: bytes, lineno: int) -> str:
         codec = self.codec or "utf-8"
         try:
-            return chunk.decode(codec)
+            return _clean_decode(chunk, codec)
         except UnicodeDecodeError as exc:
             line = self._line_of(chunk, lineno, exc.start)
             why = (f" (decided by line {self.decided_at})" if self.decided_at
@@ -141,7 +157,7 @@ class Decoding:
         failed: dict[str, int] = {}
         for codec in self.candidates:
             try:
-                decoded[codec] = chunk.decode(codec)
+                decoded[codec] = _clean_decode(chunk, codec)
             except UnicodeDecodeError as err:
                 failed[codec] = self._line_of(chunk, lineno, err.start)
         if not decoded:
