@@ -134,6 +134,16 @@ V1_RULES: list[tuple[str, str, str, bool, str]] = [
     ("Refund", "OrderFees", "*", True, "5000"),
     ("Refund", "ShipmentFees", "*", True, "5010"),
     ("*", "DirectPayment", "*", True, "4900"),
+    # withheld tax written as an item-related fee; the other reimbursements, as types
+    ("Order", "ItemFees", "MarketplaceFacilitator*", True, "2210"),
+    ("Refund", "ItemFees", "MarketplaceFacilitator*", True, "2210"),
+    ("WAREHOUSE_LOST", "*", "*", True, "4200"),
+    ("WAREHOUSE_LOST_MANUAL", "*", "*", True, "4200"),
+    ("MISSING_FROM_INBOUND", "*", "*", True, "4200"),
+    ("CUSTOMER_RETURN", "*", "*", True, "4200"),
+    ("INCORRECT_FEES_ITEMS", "*", "*", True, "4200"),
+    ("COMPENSATED_CLAWBACK", "*", "*", True, "4200"),
+    ("FREE_REPLACEMENT_REFUND_ITEMS", "*", "*", True, "4200"),
 ]
 RULES += V1_RULES
 

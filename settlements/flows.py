@@ -1,6 +1,16 @@
 """The ``settlements`` flow: list V2 settlement reports with getReports (they cannot be
 requested with createReport), download each new document once, import it through the same
 code path as ``manage.py import_report``. Amazon keeps them for 90 days: run at least daily.
+
+The V1 flat-file settlement report (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE) is fetched too
+when the setting ``SETTLEMENTS_V1_FALLBACK`` asks for it: ``True`` for every account, or a
+list of selling partner ids. Amazon offered V1 to all sellers and V2 to Seller Central
+sellers only, and removed V1 on 11 November 2026 (all marketplaces), so it is off by default:
+it is for the accounts whose settlements were (or still are) listed as V1 only, e.g.
+Amazon.ca archives. With it, a V1 report is imported unless a V2 report of the same
+marketplace and period is listed; a settlement imported from both layouts is still one
+settlement (the import recognises it). A refused V1 listing is one finance exception, and
+the V2 settlements are imported all the same.
 """
 
 from __future__ import annotations
@@ -8,14 +18,16 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
+from amazonsync.spapi.errors import InvalidInput, NotFound
 
-from .parsers import REPORT_TYPE
+from .parsers import REPORT_TYPE, V1_REPORT_TYPE
 from .selectors import report_documents_imported
 
 LOOKBACK = datetime.timedelta(days=89)
@@ -25,19 +37,16 @@ OVERLAP = datetime.timedelta(days=2)
 @register_flow("settlements", switch="settlements", per_marketplace=False,
                owner_team=Team.FINANCE, every=360)
 def settlements(ctx: FlowContext) -> None:
-    """Import new V2 settlement reports (getReports, each document once)."""
+    """Import new settlement reports (getReports, each document once): V2, and V1 where
+    the account asks for it (see the module)."""
     now = ctx.now
     cursor = ctx.cursor()
     since = now - LOOKBACK
     if cursor.position is not None:
         since = max(since, cursor.position - OVERLAP)
-    client = ctx.client
-    reports = list(
-        client.get_reports(
-            reportTypes=REPORT_TYPE, processingStatuses="DONE",
-            createdSince=since.isoformat().replace("+00:00", "Z"), pageSize=100,
-        )
-    )
+    reports = _listed(ctx, REPORT_TYPE, since)
+    if v1_fallback(ctx.account):
+        reports += _v1_not_in_v2(ctx, reports, since)
     reports.sort(key=lambda r: (r.get("createdTime") or "", r.get("reportId") or ""))
     ctx.count(fetched=len(reports))
     done = report_documents_imported(
@@ -58,6 +67,49 @@ def settlements(ctx: FlowContext) -> None:
     if newest is not None:
         with transaction.atomic():
             ctx.advance_cursor(position=newest)
+
+
+def v1_fallback(account) -> bool:
+    """Whether the flow fetches V1 flat-file settlements for ``account`` (the setting
+    ``SETTLEMENTS_V1_FALLBACK``: a bool, or the selling partner ids it applies to)."""
+    option = getattr(settings, "SETTLEMENTS_V1_FALLBACK", False)
+    if isinstance(option, bool):
+        return option
+    return account.selling_partner_id in set(option or ())
+
+
+def _listed(ctx: FlowContext, report_type: str, since: datetime.datetime) -> list[dict]:
+    return list(
+        ctx.client.get_reports(
+            reportTypes=report_type, processingStatuses="DONE",
+            createdSince=since.isoformat().replace("+00:00", "Z"), pageSize=100,
+        )
+    )
+
+
+def _period(report: dict) -> tuple:
+    return (tuple(sorted(report.get("marketplaceIds") or ())),
+            report.get("dataStartTime"), report.get("dataEndTime"))
+
+
+def _v1_not_in_v2(ctx: FlowContext, v2: list[dict], since: datetime.datetime) -> list[dict]:
+    """The V1 settlement reports whose marketplace and period no V2 report covers."""
+    try:
+        v1 = _listed(ctx, V1_REPORT_TYPE, since)
+    except (InvalidInput, NotFound) as exc:
+        ctx.exception(
+            object_kind="settlement_report_type", reason_code="v1_unavailable",
+            object_key=f"{ctx.account.selling_partner_id}/{V1_REPORT_TYPE}",
+            message=(f"Amazon did not list the V1 flat-file settlement reports ({exc}); the "
+                     "V2 ones were imported. Amazon removed V1 on 11 November 2026: turn "
+                     "SETTLEMENTS_V1_FALLBACK off for this account."),
+            owner_team=Team.FINANCE,
+        )
+        return []
+    ctx.resolve(object_kind="settlement_report_type",
+                object_key=f"{ctx.account.selling_partner_id}/{V1_REPORT_TYPE}")
+    covered = {_period(r) for r in v2}
+    return [r for r in v1 if _period(r) not in covered]
 
 
 def _import_one(ctx, report, document_id, created_time) -> None:

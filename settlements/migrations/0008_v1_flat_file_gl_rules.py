@@ -1,7 +1,8 @@
 """GL mapping rules for the V1 flat-file settlement's transaction and amount types
 (``Payable to Amazon``, ``Successful charge``, ``Micro Deposit``, ``Subscription Fee``,
 ``Storage Fee``, ``Inbound Transportation Fee``, ``WAREHOUSE_DAMAGE``,
-``REVERSAL_REIMBURSEMENT``, order and direct-payment amounts; ``ServiceFee`` / ``Cost of
+``REVERSAL_REIMBURSEMENT`` and the other reimbursement types, order fees, direct payments,
+marketplace facilitator tax written as an item-related fee; ``ServiceFee`` / ``Cost of
 Advertising`` has its rule since 0002). Rules people already have are kept; removing the
 migration removes none."""
 
@@ -20,6 +21,15 @@ RULES = [
     ("Refund", "OrderFees", "", True, "5000"),
     ("Refund", "ShipmentFees", "", True, "5010"),
     ("", "DirectPayment", "", True, "4900"),
+    ("Order", "ItemFees", "MarketplaceFacilitator*", True, "2210"),
+    ("Refund", "ItemFees", "MarketplaceFacilitator*", True, "2210"),
+    ("WAREHOUSE_LOST", "", "", True, "4200"),
+    ("WAREHOUSE_LOST_MANUAL", "", "", True, "4200"),
+    ("MISSING_FROM_INBOUND", "", "", True, "4200"),
+    ("CUSTOMER_RETURN", "", "", True, "4200"),
+    ("INCORRECT_FEES_ITEMS", "", "", True, "4200"),
+    ("COMPENSATED_CLAWBACK", "", "", True, "4200"),
+    ("FREE_REPLACEMENT_REFUND_ITEMS", "", "", True, "4200"),
 ]
 
 

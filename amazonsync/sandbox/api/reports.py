@@ -2,7 +2,9 @@
 
 Requested reports go IN_QUEUE -> IN_PROGRESS -> DONE (or, with the hostile profile, FATAL or
 CANCELLED) as the client polls or time passes; their files come from ``sandbox.reports``.
-Settlement reports are listed as the world's settlements close.
+Settlement reports are listed as the world's settlements close, in both layouts (V2, and
+the V1 flat file of ``sandbox.settlement_v1``); ``settlement_v1_only`` names the marketplaces
+whose settlements are listed as V1 alone (an archive Amazon offers only in that layout).
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ from dataclasses import dataclass
 
 from .. import reports as report_files
 from ..money import iso_offset, parse_time
+from ..settlement_v1 import (
+    V1_SETTLEMENT_REPORT_TYPE,
+    settlement_v1_bytes,
+    v1_document_id,
+    v1_report_id,
+)
 from ..shapes import DAY, Settlement
 from .core import Request, Response, bad_request, json_response, not_found
 from .documents import DocumentsApi
@@ -40,12 +48,13 @@ class ReportJob:
 class ReportsApi(DocumentsApi):
     reports: dict[str, ReportJob]  # report id -> requested report
     shipments: dict[str, list[tuple[int, int]]]  # seller confirmations (OrdersApi's)
+    settlement_v1_only: frozenset[str] = frozenset()  # marketplace codes
 
     def op_createReport(self, request: Request, seller: str) -> Response:
         body = self._json_body(request)
         report_type = self._body_text(body, "reportType")
         mps = self._body_marketplaces(body)
-        if report_type == SETTLEMENT_REPORT_TYPE:
+        if report_type in (SETTLEMENT_REPORT_TYPE, V1_SETTLEMENT_REPORT_TYPE):
             raise bad_request(
                 f"Report type {report_type} cannot be requested.",
                 "Settlement reports are scheduled by Amazon; list them with getReports.")
@@ -111,25 +120,27 @@ class ReportsApi(DocumentsApi):
             out["reportDocumentId"] = job.document_id
         return out
 
-    def _settlement_json(self, settlement: Settlement) -> dict:
+    def _settlement_json(self, settlement: Settlement, v1: bool = False) -> dict:
         return {
             "marketplaceIds": [settlement.mp.id],
-            "reportId": settlement.report_id,
-            "reportType": SETTLEMENT_REPORT_TYPE,
+            "reportId": v1_report_id(settlement) if v1 else settlement.report_id,
+            "reportType": V1_SETTLEMENT_REPORT_TYPE if v1 else SETTLEMENT_REPORT_TYPE,
             "dataStartTime": iso_offset(settlement.start),
             "dataEndTime": iso_offset(settlement.end),
             "createdTime": iso_offset(settlement.created),
             "processingStatus": "DONE",
             "processingStartTime": iso_offset(settlement.created),
             "processingEndTime": iso_offset(settlement.created + 300),
-            "reportDocumentId": settlement.document_id,
+            "reportDocumentId": v1_document_id(settlement) if v1 else settlement.document_id,
         }
 
-    def _settlements_by(self) -> dict[str, Settlement]:
+    def _settlements_by(self) -> dict[str, tuple[Settlement, bool]]:
+        """Report and document ids -> (settlement, whether it is the V1 one)."""
         out = {}
         for settlement in self.world.settlements(self.now):
-            out[settlement.report_id] = settlement
-            out[settlement.document_id] = settlement
+            if settlement.mp.code not in self.settlement_v1_only:
+                out[settlement.report_id] = out[settlement.document_id] = (settlement, False)
+            out[v1_report_id(settlement)] = out[v1_document_id(settlement)] = (settlement, True)
         return out
 
     def op_getReports(self, request: Request, seller: str) -> Response:
@@ -158,7 +169,11 @@ class ReportsApi(DocumentsApi):
         rows: list[dict] = []
         if seller == self.seller_id:
             if SETTLEMENT_REPORT_TYPE in q["t"]:
-                rows.extend(self._settlement_json(s) for s in self.world.settlements(self.now))
+                rows.extend(self._settlement_json(s) for s in self.world.settlements(self.now)
+                            if s.mp.code not in self.settlement_v1_only)
+            if V1_SETTLEMENT_REPORT_TYPE in q["t"]:
+                rows.extend(self._settlement_json(s, v1=True)
+                            for s in self.world.settlements(self.now))
             rows.extend(self._report_json(job) for job in self.reports.values()
                         if job.report_type in q["t"])
         rows = [
@@ -180,20 +195,21 @@ class ReportsApi(DocumentsApi):
             body = self._report_json(job, request)
             job.polls += 1
             return json_response(200, body)
-        settlement = self._settlements_by().get(reportId)
-        if settlement is None or seller != self.seller_id:
+        found = self._settlements_by().get(reportId)
+        if found is None or seller != self.seller_id:
             raise not_found(f"Report {reportId} not found.")
-        return json_response(200, self._settlement_json(settlement))
+        return json_response(200, self._settlement_json(*found))
 
     def op_getReportDocument(self, request: Request, seller: str,
                              reportDocumentId: str) -> Response:
         doc = self.documents.get(reportDocumentId)
         if doc is None:
-            settlement = self._settlements_by().get(reportDocumentId)
-            if settlement is None or seller != self.seller_id:
+            found = self._settlements_by().get(reportDocumentId)
+            if found is None or seller != self.seller_id:
                 raise not_found(f"Report document {reportDocumentId} not found.")
-            self._store_document(settlement.document_id,
-                                 report_files.settlement_bytes(settlement))
+            settlement, v1 = found
+            self._store_document(reportDocumentId, settlement_v1_bytes(settlement) if v1
+                                 else report_files.settlement_bytes(settlement))
             doc = self.documents[reportDocumentId]
         if doc.upload:
             raise not_found(f"Report document {reportDocumentId} not found.")
