@@ -10,9 +10,9 @@ from .parsers import REPORT_TYPE
 
 @register_importer(REPORT_TYPE)
 def import_all_orders_file(*, account, source, name=None, progress=None, run=None,
-                           marketplace=None) -> dict:
+                           marketplace=None, encoding=None) -> dict:
     from .services import orders_report_import
 
     result = orders_report_import(account=account, source=source, progress=progress, run=run,
-                                  marketplace=marketplace)
+                                  marketplace=marketplace, encoding=encoding)
     return result.as_dict(REPORT_TYPE)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from amazonsync.flatfiles.locale import locale_by_code
 from amazonsync.models import SyncException
 from marketplaces.models import Marketplace
 
@@ -73,6 +74,23 @@ def mcf_marketplace_resolver(*, account, marketplace: Marketplace | None = None)
         return pool[0][0] if len(pool) == 1 else None
 
     return resolve
+
+
+def report_file_locale(*, account, marketplace: Marketplace | None = None
+                       ) -> tuple[tuple[str, ...], bool | None]:
+    """How an all-orders file of the account is written, from the marketplace it is for
+    (the flow's, ``import_report --marketplace``), else the account's marketplaces: the
+    legacy encodings it may be in (Windows-31J for JP, Windows-1252 elsewhere; none known:
+    both, decided by evidence) and the order of day and month of rows that name no
+    marketplace (None unless every one of those marketplaces writes dates the same way)."""
+    if marketplace is not None:
+        codes = [marketplace.code]
+    else:
+        codes = sorted(account.marketplaces.values_list("code", flat=True)) if account.pk else []
+    locales = [loc for loc in map(locale_by_code, codes) if loc is not None]
+    encodings = tuple(dict.fromkeys(loc.legacy_encoding for loc in locales))
+    orders = {loc.dayfirst for loc in locales}
+    return encodings, orders.pop() if len(orders) == 1 else None
 
 
 def order_last_updates(*, account, order_ids: list[str]) -> dict[str, datetime.datetime]:

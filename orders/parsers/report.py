@@ -8,7 +8,7 @@ values are absent from what it gives, so the upsert never blanks what the API st
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,8 @@ from typing import Any
 from django.utils import timezone
 
 from amazonsync.flatfiles import values
+from amazonsync.flatfiles.decoding import DEFAULT_CANDIDATES
+from amazonsync.flatfiles.locale import MarketplaceLocale, encoding_label, locale_for
 from amazonsync.flatfiles.reading import ReportFormatError, ReportSource, replayable
 from amazonsync.flatfiles.rows import Row, read_flat_file, typed
 
@@ -54,6 +56,8 @@ ORDER_COLUMNS = ("purchase-date", "last-updated-date", "order-status", "fulfillm
 ORDER_TEXT = {"merchant-order-id": 64, "ship-service-level": 32, "purchase-order-number": 64,
               "ship-city": 128, "ship-state": 128, "ship-postal-code": 32}
 LINE_TEXT = {"product-name": 500, "promotion-ids": 255}
+# The columns with free text in the marketplace's language (what a wrong decoding garbles).
+NATIVE_TEXT = ("product-name", "ship-city", "ship-state")
 AMOUNT_COLUMNS = ("item-price", "item-tax", "shipping-price", "shipping-tax",
                   "item-promotion-discount", "ship-promotion-discount")
 # The line amounts, summed (in this order) when a SKU repeats in one order.
@@ -89,11 +93,17 @@ class _OrderRows:
     """Reads the values of one order's rows, refusing what cannot be stored with a
     ReportFormatError naming the file, line and column."""
 
-    def __init__(self, rows: list[Row], source: str | None, window: values.DateWindow):
+    def __init__(self, rows: list[Row], source: str | None, window: values.DateWindow,
+                 dayfirst: bool | None = None, candidates: Sequence[str] = ()):
         self.rows = rows
+        # The legacy encodings the file was decoded among (none: someone said which).
+        self.candidates = tuple(candidates)
         self.first = rows[0]
         self.source = source
         self.window = window
+        # The order of day and month in numeric dates (None: not known, an ambiguous date
+        # is refused): the row's marketplace's once the head has read it.
+        self.dayfirst = dayfirst
 
     def refuse(self, row: Row, column: str | None, message: str) -> ReportFormatError:
         return ReportFormatError(message, line=row.line, column=column, source=self.source)
@@ -146,9 +156,12 @@ def is_mcf_channel(text: str) -> bool:
 
 def _report_order(rows: list[Row], resolve_marketplace: Callable[[str], str | None], *,
                   source: str | None = None, window: values.DateWindow | None = None,
-                  mcf_marketplace: McfResolver | None = None) -> OrderData:
-    """One order from its rows (all of them, wherever they are in the file)."""
-    r = _OrderRows(rows, source, window or values.window_until_now(timezone.now()))
+                  mcf_marketplace: McfResolver | None = None,
+                  dayfirst: bool | None = None, candidates: Sequence[str] = ()) -> OrderData:
+    """One order from its rows (all of them, wherever they are in the file); ``dayfirst``
+    is the file's order of day and month, for rows that name no marketplace."""
+    r = _OrderRows(rows, source, window or values.window_until_now(timezone.now()),
+                   dayfirst, candidates)
     head = _report_head(r, resolve_marketplace, mcf_marketplace)
     lines, total = _report_lines(r, head)
     if head.priced:
@@ -184,6 +197,13 @@ def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
     currency = _report_currency(r)
     if mcf:
         marketplace_id = _mcf_marketplace(r, order_id, currency, mcf_marketplace)
+    else:
+        # The row names its marketplace: its dates are written that marketplace's way
+        # (Amazon.com month first, Amazon.co.uk day first; none assumed for CA and JP).
+        locale = locale_for(marketplace_id)
+        if locale is not None:
+            r.dayfirst = locale.dayfirst
+            _check_decoding(r, locale)
     status = _report_status(r, order_id, currency, mcf=mcf)
     channel = REPORT_CHANNEL.get(first.get("fulfillment-channel").lower())
     if channel is None:
@@ -197,7 +217,7 @@ def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
                        "orders are fulfilled by Amazon")
 
     def stamp(v: str) -> datetime.datetime:
-        return values.parse_datetime_in(v, r.window)
+        return values.parse_datetime_in(v, r.window, dayfirst=r.dayfirst)
 
     purchase = r.value(first, "purchase-date", stamp, required=True)
     updated = r.value(first, "last-updated-date", stamp, required=True)
@@ -211,6 +231,33 @@ def _report_head(r: _OrderRows, resolve_marketplace: Callable[[str], str | None]
                        f"not true or false: {values.shown(first.get('is-business-order'))}")
     return _ReportHead(order_id, marketplace_id, currency, status, channel, purchase, updated,
                        _BOOLEAN[business_text], "mcf" if mcf else "amazon")
+
+
+def _check_decoding(r: _OrderRows, locale: MarketplaceLocale) -> None:
+    """A row of a marketplace whose legacy encoding the file was not read among (a JP row
+    in a file read as Windows-1252 because the account sells in no JP marketplace): text
+    that reads differently in the marketplace's encoding is refused, never stored garbled."""
+    if not r.candidates or locale.legacy_encoding in r.candidates:
+        return
+    for row in r.rows:
+        for column in NATIVE_TEXT:
+            text = row.get(column)
+            if text.isascii():
+                continue
+            for codec in r.candidates:
+                try:
+                    other = text.encode(codec).decode(locale.legacy_encoding)
+                except UnicodeError:
+                    continue
+                if other != text:
+                    raise r.refuse(
+                        row, column,
+                        f"{values.shown(text)} may be {encoding_label(locale.legacy_encoding)} "
+                        f"text read as {encoding_label(codec)} (it reads "
+                        f"{values.shown(other)}): {locale.domain} files that are not UTF-8 "
+                        f"are {encoding_label(locale.legacy_encoding)}; import the file for "
+                        f"marketplace {locale.code} (import_report --marketplace "
+                        f"{locale.code}) or say its encoding")
 
 
 def _report_status(r: _OrderRows, order_id: str, currency: str, *, mcf: bool) -> str:
@@ -386,6 +433,9 @@ def iter_report_orders(
     progress: Callable[[int], None] | None = None,
     now: datetime.datetime | None = None,
     mcf_marketplace: McfResolver | None = None,
+    encodings: Sequence[str] = (),
+    encoding: str | None = None,
+    dayfirst: bool | None = None,
 ) -> Iterator[OrderData]:
     """Stream the orders of an all-orders flat file, one ``OrderData`` per order.
 
@@ -410,18 +460,31 @@ def iter_report_orders(
     report, binary, a line or value over the reading limits, ...) raises
     ``ReportFormatError`` before any order is yielded. Dates must fall between 2000 and
     ``now`` (default: the application's clock, ``timezone.now``) plus two days.
+
+    The file may be tab, comma or semicolon separated (its header says which), in UTF-8 or
+    one of ``encodings`` (its marketplaces' legacy encodings, decided by evidence; or in
+    ``encoding`` when someone knows). Numeric dates are read in the order of day and month
+    of the row's own marketplace (its sales channel), else ``dayfirst`` (the file's or the
+    account's marketplaces', when they agree); a date that none of them settles
+    (``05/07/2025`` with no order known) is refused with its line and column, never
+    guessed. Amounts may carry their currency's symbol (``£12.00``, ``¥1,500``).
     """
     window = values.window_until_now(now or timezone.now())
+    candidates = () if encoding else tuple(encodings) or DEFAULT_CANDIDATES
     with replayable(source) as replay:
         counts: dict[str, int] = {}
-        flat = read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
+        def read():
+            return read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE,
+                                  encodings=encodings, encoding=encoding)
+
+        flat = read()
         name = flat.source_name
         i_order = flat.header.index["amazon-order-id"]
         for _, row_values in flat.raw_rows():
             order_id = row_values[i_order]
             counts[order_id] = counts.get(order_id, 0) + 1
 
-        flat = read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE)
+        flat = read()
         pending: dict[str, list[Row]] = {}
         for row in flat.rows():
             if progress is not None:
@@ -437,7 +500,8 @@ def iter_report_orders(
                 del pending[order_id]
             try:
                 yield _report_order(group, resolve_marketplace, source=name, window=window,
-                                    mcf_marketplace=mcf_marketplace)
+                                    mcf_marketplace=mcf_marketplace, dayfirst=dayfirst,
+                                    candidates=candidates)
             except (ReportFormatError, OrderDataError) as exc:
                 if errors is None:
                     raise

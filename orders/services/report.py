@@ -10,9 +10,10 @@ from django.db import transaction
 from amazonsync.models import Team
 from amazonsync.services import exception_record
 from marketplaces.models import Marketplace, SellerAccount
+from marketplaces.services import account_marketplaces_learn
 
 from ..parsers import OrderData, iter_report_orders
-from ..selectors import marketplace_resolver, mcf_marketplace_resolver
+from ..selectors import marketplace_resolver, mcf_marketplace_resolver, report_file_locale
 from .plans import UpsertCounts
 from .reasons import BAD_ORDER, ORDERS_FLOW
 from .upsert import orders_upsert
@@ -41,6 +42,7 @@ def orders_report_import(
     finish=None,
     now: datetime.datetime | None = None,
     marketplace: Marketplace | None = None,
+    encoding: str | None = None,
 ) -> ReportImportResult:
     """Import an all-orders flat file through the same upsert as the API, in batches.
 
@@ -54,7 +56,10 @@ def orders_report_import(
 
     ``marketplace`` is the one the file is for (the flow's, ``import_report
     --marketplace``), when known: a multi-channel (MCF) order whose ship-to country and
-    currency leave several of the account's marketplaces is placed there.
+    currency leave several of the account's marketplaces is placed there. It (else the
+    account's marketplaces) also gives the legacy encodings the file may be in and the
+    order of day and month of rows that name no marketplace (``report_file_locale``);
+    ``encoding`` is the one it is in, when someone knows (``import_report --encoding``).
     """
     result = ReportImportResult()
     errors: list = []
@@ -65,18 +70,25 @@ def orders_report_import(
             progress(n)
 
     counts = UpsertCounts()
+    encodings, dayfirst = report_file_locale(account=account, marketplace=marketplace)
     with transaction.atomic():
         batch: list[OrderData] = []
+        placed: set[str] = set()
         for data in iter_report_orders(
             source, resolve_marketplace=marketplace_resolver(), errors=errors,
             progress=counting, now=now,
             mcf_marketplace=mcf_marketplace_resolver(account=account, marketplace=marketplace),
+            encodings=encodings, encoding=encoding, dayfirst=dayfirst,
         ):
             batch.append(data)
+            placed.add(data.marketplace_id)
             if len(batch) >= batch_size:
                 counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
                 batch = []
         counts.add(orders_upsert(account=account, batch=batch, flow=flow, run=run))
+        # the "Imported files" account sells where its files' orders were placed
+        account_marketplaces_learn(account=account,
+                                   marketplaces=Marketplace.objects.filter(pk__in=placed))
         for error in errors:
             result.skipped += 1
             counts.exceptions += 1
