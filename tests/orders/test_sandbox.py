@@ -271,3 +271,49 @@ def test_the_sandbox_rejects_a_carrier_code_and_the_rejection_is_kept(sandbox):
     assert exceptions_retry(exception_ids=[exc.pk]).resolved == 1
     shipment.refresh_from_db()
     assert shipment.status == ShipmentStatus.CONFIRMED
+
+
+JP = "A1VC38T7YXB528"
+
+
+def test_a_jp_backfill_imports_the_windows_31j_report_with_its_japanese_text(sandbox, world):
+    from amazonsync.sandbox.reports import japanese_title
+
+    url, app = sandbox()
+    account = account_upsert(
+        selling_partner_id=DEFAULT_SELLER, name="JP seller", region="FE",
+        lwa_client_id=LWA_CLIENT_ID, client_secret=LWA_CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN, rotated_on=timezone.localdate(), api_base_url=url,
+        token_url=f"{url}/auth/o2/token", marketplace_codes=["JP"],
+    )
+    run = flow_run(flow="orders", account_id=account.pk, marketplace_id=JP)  # no cursor yet
+    assert run.status == "succeeded", run.error
+    assert calls(account, "createReport") == 1 and calls(account, "getOrders") == 0
+    assert not SyncException.objects.filter(account=account, reason_code="bad_order_data")
+    orders = {o.amazon_order_id: o for o in Order.objects.filter(account=account)
+              .prefetch_related("lines")}
+    assert len(orders) > 5 and {o.marketplace_id for o in orders.values()} == {JP}
+    expected = {(o.id, i.product.sku): japanese_title(i.product.title)
+                for o in world.orders if o.id in orders for i in o.items}
+    stored = {(o.amazon_order_id, line.seller_sku): line.title
+              for o in orders.values() for line in o.lines.all()}
+    assert stored == expected
+    assert any(not title.isascii() for title in stored.values())
+    assert not any("ƒ" in title or "�" in title for title in stored.values())
+
+
+def test_orders_api_2026_marks_the_items_of_canceled_orders_cancelled(sandbox):
+    url, _ = sandbox()
+    account = seller(url)
+    account.orders_api_version = "2026-01-01"
+    account.save(update_fields=["orders_api_version"])
+    start_at(account, WINDOW_START, report=False)
+    sync(account)
+    assert calls(account, "searchOrders") > 0 and calls(account, "getOrders") == 0
+    canceled = Order.objects.filter(account=account, status="Canceled")
+    live = Order.objects.filter(account=account).exclude(status="Canceled")
+    assert canceled.exists() and live.exists()
+    assert sum(o.lines.count() for o in canceled) > 0
+    assert all(line.cancelled for o in canceled for line in o.lines.all())
+    assert not any(line.cancelled for o in live for line in o.lines.all())
+    assert not any(line.reserved_quantity for o in canceled for line in o.lines.all())
