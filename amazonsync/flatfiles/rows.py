@@ -203,6 +203,12 @@ class FlatFile:
             if delimiter is None:
                 self.delimiter = header_delimiter(text, required, line=lineno,
                                                   source=self.source_name)
+            elif delimiter not in text and any(d in text for d in DELIMITER_NAMES):
+                found = header_delimiter(text, line=lineno, source=self.source_name)
+                raise ReportFormatError(
+                    f"the header is not {DELIMITER_NAMES[delimiter]} separated (a "
+                    f"{DELIMITER_NAMES[found]}-separated file?)",
+                    line=lineno, source=self.source_name)
             values = split_header(text, self.delimiter)
             return Header.from_values(values, line=lineno, source=self.source_name)
         raise ReportFormatError("the file is empty (no header line)", line=1,

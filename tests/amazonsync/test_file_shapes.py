@@ -298,3 +298,10 @@ def test_an_ambiguous_date_parses_under_its_rows_marketplace():
 
 def test_value_refused_is_a_value_error():
     assert issubclass(AmbiguousDate, ValueError) and issubclass(ValueRefused, ValueError)
+
+
+def test_a_caller_that_names_the_separator_gets_that_one_or_a_refusal():
+    flat, rows = read_all(b"a,b\n1,2\n", delimiter=",")
+    assert flat.delimiter == "," and rows == [["1", "2"]]
+    error = refused(b"a,b\n1,2\n", delimiter="\t")
+    assert error.line == 1 and "not tab separated" in str(error) and "comma" in str(error)
