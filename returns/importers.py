@@ -10,12 +10,13 @@ from .parsers import FBA_REPORT_TYPE, MFN_REPORT_TYPE
 
 def _importer(report_type: str):
     def import_returns_file(*, account, source, name=None, progress=None, run=None,
-                            report_document_id: str = "", marketplace=None) -> dict:
+                            report_document_id: str = "", marketplace=None,
+                            encoding: str | None = None) -> dict:
         from .services import refunds_match, returns_import
 
         counts = returns_import(account=account, source=source, report_type=report_type,
                                 marketplace=marketplace, name=name or report_document_id,
-                                run=run, progress=progress)
+                                run=run, progress=progress, encoding=encoding)
         refunds_match(account=account, marketplace=marketplace, run=run)
         return counts.as_dict()
 

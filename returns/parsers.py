@@ -7,8 +7,20 @@
   "Return request date", "Merchant SKU", "Return quantity", ...).
 
 Columns are read by header name (any order, any case, extra columns ignored but kept in the
-raw row); files come plain or gzip, UTF-8 with or without BOM or Windows-1252, with the
-date and amount formats of every marketplace: all of that is ``amazonsync.flatfiles``.
+raw row); files come plain or gzip, tab separated as Amazon writes them or comma/semicolon
+separated with quoted values (Seller Central's .csv downloads), UTF-8 with or without BOM
+or the legacy encoding of the marketplaces they may come from (``encodings``: Windows-31J
+for Amazon.co.jp, Windows-1252 for the others; decided by evidence, a file that reads two
+ways is refused), with the date and amount formats of every marketplace: all of that is
+``amazonsync.flatfiles``.
+
+Day and month: a row that names its own marketplace (a ``marketplace-id``,
+``marketplace-name`` or ``sales-channel`` column; the usual layouts have none) is read in
+that marketplace's order; the others in ``dayfirst``, the file's order (its marketplace's,
+else the account's; ``None`` when nothing settles it). A numeric date that order does not
+settle (``05/07/2025`` with ``dayfirst=None``) refuses the row naming line and column;
+``15/07/2025``, ISO, Japanese (``2019年3月15日``) and Excel-saved two-digit-year dates
+(``15/07/25``) read whatever the order.
 
 A header without the required columns raises :class:`ReportFormatError` (the whole file
 is wrong), as does a file over the reading limits (a line over 1 MiB, a value over 32 KiB).
@@ -22,7 +34,9 @@ longer than its column; whatever is refused names the line and the column.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +44,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from amazonsync.flatfiles import values
+from amazonsync.flatfiles.locale import locale_for
 from amazonsync.flatfiles.reading import ReportFormatError, ReportSource
 from amazonsync.flatfiles.rows import FlatFile, Row, typed
 
@@ -65,6 +80,7 @@ FBA_COLUMNS: dict[str, tuple[str, ...]] = {
     "status": ("status",),
     "lpn": ("license-plate-number", "lpn"),
     "comment": ("customer-comments", "customer-comment"),
+    "marketplace": ("marketplace-id", "marketplace-name", "sales-channel", "marketplace"),
 }
 FBA_REQUIRED = ("return_date", "order_id", "sku", "quantity", "disposition")
 
@@ -85,6 +101,8 @@ MFN_COLUMNS: dict[str, tuple[str, ...]] = {
     "order_amount": ("order amount", "order-amount"),
     "refunded_amount": ("refunded amount", "refunded-amount"),
     "comment": ("customer comments", "customer-comments"),
+    "marketplace": ("marketplace id", "marketplace-id", "marketplace name", "marketplace-name",
+                    "sales channel", "sales-channel", "marketplace"),
 }
 MFN_REQUIRED = ("order_id", "return_date", "sku", "quantity")
 
@@ -142,7 +160,8 @@ class ReturnsReport:
     """A returns report: ``columns`` at once, then ``rows()`` (once, streamed)."""
 
     def __init__(self, source: ReportSource, *, report_type: str, name: str | None = None,
-                 dayfirst: bool = True, now: datetime | None = None) -> None:
+                 dayfirst: bool | None = None, now: datetime | None = None,
+                 encodings: Sequence[str] = (), encoding: str | None = None) -> None:
         if report_type not in REPORT_TYPES:
             raise ValueError(f"not a returns report type: {report_type}")
         self.report_type = report_type
@@ -152,7 +171,8 @@ class ReturnsReport:
         aliases = FBA_COLUMNS if self.channel == "FBA" else MFN_COLUMNS
         required = FBA_REQUIRED if self.channel == "FBA" else MFN_REQUIRED
         try:
-            self._file = FlatFile(source, report=report_type)
+            self._file = FlatFile(source, report=report_type, encodings=encodings,
+                                  encoding=encoding)
         except ReportFormatError as exc:
             raise exc.with_source(name) from None
         self.source_name = name or self._file.source_name
@@ -170,9 +190,16 @@ class ReturnsReport:
     def header(self) -> tuple[str, ...]:
         return self._file.header.names
 
+    @property
+    def delimiter(self) -> str:
+        return self._file.delimiter
+
     def rows(self) -> Iterator[ReturnRow | BadReturnRow]:
-        for row in self._file.rows():
-            yield self._typed(row)
+        try:
+            for row in self._file.rows():
+                yield self._typed(row)
+        except ReportFormatError as exc:  # the file itself (encoding, quoting, limits)
+            raise exc.with_source(self.source_name) from None
 
     def _typed(self, row: Row) -> ReturnRow | BadReturnRow:
         try:
@@ -196,8 +223,21 @@ class ReturnsReport:
         return self._typed_value(
             row, key, lambda v: values.parse_text(v, max_length=width)) or ""
 
+    def _place(self, row: Row) -> tuple[str, bool | None]:
+        """(marketplace code, day first) of a row that names its marketplace, else
+        ("", the file's order)."""
+        text = self._get(row, "marketplace")
+        if not text:
+            return "", self.dayfirst
+        locale = locale_for(text)
+        if locale is None:
+            raise ReportFormatError(
+                f"not a marketplace Amazon has: {values.shown(text)}", line=row.line,
+                column=self.columns["marketplace"], source=self.source_name)
+        return locale.code, locale.dayfirst
+
     def _read(self, row: Row) -> ReturnRow:
-        dayfirst = self.dayfirst
+        marketplace_code, dayfirst = self._place(row)
         window = self.window
         order_id = self._typed_value(row, "order_id", values.parse_order_id, required=True)
         sku = self._typed_value(row, "sku", values.parse_sku, required=True)
@@ -219,6 +259,7 @@ class ReturnsReport:
             "customer_comment": self._text(row, "comment"),
             "asin": self._typed_value(row, "asin", values.parse_asin) or "",
             "product_name": self._text(row, "product_name"),
+            "marketplace_code": marketplace_code,
             "raw": row.as_dict(),
         }
         if self.channel == "FBA":
@@ -253,18 +294,26 @@ class ReturnsReport:
 
 
 def parse_returns(source: ReportSource, *, report_type: str, name: str | None = None,
-                  dayfirst: bool = True, now: datetime | None = None) -> ReturnsReport:
+                  dayfirst: bool | None = None, now: datetime | None = None,
+                  encodings: Sequence[str] = (), encoding: str | None = None
+                  ) -> ReturnsReport:
     """Open a returns report; raises ReportFormatError when the header is not one."""
     return ReturnsReport(source, report_type=report_type, name=name, dayfirst=dayfirst,
-                         now=now)
+                         now=now, encodings=encodings, encoding=encoding)
 
 
 def parse_row(raw: dict[str, str], *, report_type: str,
-              dayfirst: bool = True) -> ReturnRow | BadReturnRow:
-    """Parse one raw row again (an exception's payload), as if it were a one-line file."""
+              dayfirst: bool | None = None) -> ReturnRow | BadReturnRow:
+    """Parse one raw row again (an exception's payload), as if it were a one-line file
+    (written comma separated and quoted: a value read from a .csv may hold a tab or a line
+    break)."""
     names = list(raw)
-    text = "\t".join(names) + "\n" + "\t".join(str(raw[n]) for n in names) + "\n"
-    report = parse_returns(text.encode("utf-8"), report_type=report_type, dayfirst=dayfirst)
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerow([str(raw[n]) for n in names])
+    report = parse_returns(out.getvalue().encode("utf-8"), report_type=report_type,
+                           dayfirst=dayfirst)
     rows = list(report.rows())
     if not rows:
         return BadReturnRow(line=2, channel=CHANNEL[report_type], raw=raw, error="empty row")

@@ -25,7 +25,7 @@ from ..models import ReturnEvent
 from ..parsers import CHANNEL, BadReturnRow, ReturnRow, parse_returns, parse_row
 from .common import BAD_ROW, FLOW, MARKETPLACE_UNKNOWN
 from .dispositions import return_adjustment_apply
-from .origin import MarketplaceResolver, file_dayfirst
+from .origin import MarketplaceResolver, file_dayfirst, file_encodings
 
 DISCOVERY_SOURCE = "returns"
 
@@ -61,16 +61,21 @@ def returns_import(
     name: str | None = None,
     run=None,
     progress: Callable[[int], None] | None = None,
+    encoding: str | None = None,
 ) -> ImportCounts:
     """Import one FBA or MFN returns report for ``account`` (one transaction).
 
     Rows are upserted on the natural key; a row that cannot be applied is kept raw as an
     exception with its reason. Raises ReportFormatError when the file is not a report of
-    that type. ``marketplace`` is known in the flow; from a file it is worked out per row.
+    that type. ``marketplace`` is the file's (the flow's, ``import_report --marketplace``);
+    without it each row's is worked out (``origin``). The file's marketplace, else the
+    account's, gives the order of day and month and the legacy encodings the file may be
+    in; ``encoding`` says which it is in (someone who knows).
     """
     resolver = MarketplaceResolver(account, marketplace)
     report = parse_returns(source, report_type=report_type, name=name,
-                           dayfirst=file_dayfirst(resolver))
+                           dayfirst=file_dayfirst(resolver),
+                           encodings=file_encodings(resolver), encoding=encoding)
     counts = ImportCounts(report_type=report_type)
     source_name = (name or report.source_name or "")[:255]
     placed: dict[str, Marketplace] = {}

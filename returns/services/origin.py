@@ -10,18 +10,16 @@ Nothing else: a row none of them places is kept in the exception queue, saying w
 
 from __future__ import annotations
 
+from amazonsync.flatfiles.locale import MarketplaceLocale, locale_by_code
 from marketplaces.models import AccountMarketplace, Marketplace, SellerAccount
 from marketplaces.selectors import marketplace_for_code
 
 from ..parsers import ReturnRow
 
-# Amazon's marketplaces that write numeric dates month first (01/02/2024 is 2 January).
-MONTH_FIRST = frozenset({"US", "CA"})
 
-
-def marketplace_dayfirst(marketplace: Marketplace) -> bool:
-    """Whether the marketplace writes numeric dates day first."""
-    return marketplace.code not in MONTH_FIRST
+def marketplace_locale(marketplace: Marketplace) -> MarketplaceLocale | None:
+    """How the marketplace writes its files (day/month order, legacy encoding)."""
+    return locale_by_code(marketplace.code)
 
 
 class MarketplaceResolver:
@@ -92,12 +90,19 @@ class MarketplaceResolver:
         return None
 
 
-def file_dayfirst(resolver: MarketplaceResolver) -> bool:
+def file_dayfirst(resolver: MarketplaceResolver) -> bool | None:
     """How the file writes numeric dates: as its marketplace does, else as every marketplace
-    the account sells in does, else as its region does (NA month first)."""
-    if resolver.fixed is not None:
-        return marketplace_dayfirst(resolver.fixed)
-    orders = {marketplace_dayfirst(m) for m in resolver.links}
-    if len(orders) == 1:
-        return orders.pop()
-    return resolver.account.region != "NA"
+    the account sells in does; ``None`` (an ambiguous date is refused) when they differ,
+    when the account sells nowhere, or when the marketplace has no one order (CA, JP)."""
+    places = [resolver.fixed] if resolver.fixed is not None else resolver.links
+    orders = {getattr(marketplace_locale(m), "dayfirst", None) for m in places}
+    return orders.pop() if len(orders) == 1 else None
+
+
+def file_encodings(resolver: MarketplaceResolver) -> tuple[str, ...]:
+    """The legacy encodings the file may be in: its marketplace's, else those of the
+    marketplaces the account sells in (both Amazon uses when it sells nowhere: the bytes
+    decide, and a file that reads two ways is refused)."""
+    places = [resolver.fixed] if resolver.fixed is not None else resolver.links
+    found = {getattr(marketplace_locale(m), "legacy_encoding", "") for m in places}
+    return tuple(sorted(e for e in found if e))

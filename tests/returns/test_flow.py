@@ -17,8 +17,7 @@ from returns.models import InventoryAdjustment, RefundMatch, ReturnEvent
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sandbox(db, monkeypatch, rules):
+def _start_sandbox(monkeypatch, *, orders: int, codes: list[str]):
     from amazonsync.sandbox import world as sandbox_world
     from amazonsync.sandbox.server import start_sandbox_app
     from amazonsync.spapi.client import SpApiClient
@@ -28,7 +27,7 @@ def sandbox(db, monkeypatch, rules):
     monkeypatch.setattr(SpApiClient, "poll_max", 0.02)
     # the sandbox world's returns lie up to 120 days before its clock: look back far enough
     monkeypatch.setattr("returns.flows.INITIAL_LOOKBACK", datetime.timedelta(days=150))
-    url, stop, box = start_sandbox_app(seed=1, orders=300, rate_limits=False)
+    url, stop, box = start_sandbox_app(seed=1, orders=orders, rate_limits=False)
     account = account_upsert(
         selling_partner_id=sandbox_world.DEFAULT_SELLER, name="Sandbox Seller", region="NA",
         lwa_client_id=sandbox_world.LWA_CLIENT_ID,
@@ -36,9 +35,25 @@ def sandbox(db, monkeypatch, rules):
         refresh_token=sandbox_world.REFRESH_TOKEN,
         rotated_on=timezone.localdate() - datetime.timedelta(days=5),
         api_base_url=url, token_url=f"{url}/auth/o2/token",
-        marketplace_codes=["US", "GB", "DE"],
+        marketplace_codes=codes,
     )
     box.account = account
+    return box, stop
+
+
+@pytest.fixture
+def sandbox(db, monkeypatch, rules):
+    box, stop = _start_sandbox(monkeypatch, orders=300, codes=["US", "GB", "DE"])
+    try:
+        yield box
+    finally:
+        stop()
+
+
+@pytest.fixture
+def jp_sandbox(db, monkeypatch, rules):
+    """A world large enough to hold FBA and MFN returns on Amazon.co.jp."""
+    box, stop = _start_sandbox(monkeypatch, orders=1000, codes=["US", "JP"])
     try:
         yield box
     finally:
@@ -149,3 +164,52 @@ def test_a_window_that_fails_counts_nothing_it_rolled_back(sandbox, monkeypatch)
     assert ReturnEvent.objects.count() == 0
     assert (run.fetched, run.created, run.updated, run.unchanged) == (0, 0, 0, 0)
     assert SyncCursor.objects.filter(flow="returns", position__isnull=False).count() == 0
+
+
+JP = "A1VC38T7YXB528"
+
+
+def _is_japanese(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_jp_returns_arrive_in_windows_31j_and_keep_their_japanese_titles(jp_sandbox):
+    from amazonsync.sandbox.reports import japanese_title
+
+    run = flow_run(flow="returns", account_id=jp_sandbox.account.pk, marketplace_id=JP)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.failed == 0
+    now = timezone.now().timestamp()
+    expected = expected_returns(jp_sandbox, JP, now - 150 * 86400, now)
+    stored = {(e.order_id, e.seller_sku, e.channel): e.product_name
+              for e in ReturnEvent.objects.all()}
+    assert set(stored) == expected and {c for _, _, c in expected} == {"FBA", "MFN"}
+    titles = {(o.id, i.product.sku): i.product.title for o in jp_sandbox.world.orders
+              for i in o.items}
+    assert stored == {(o, s, c): japanese_title(titles[o, s]) for o, s, c in stored}
+    assert all(_is_japanese(name) for name in stored.values())
+    assert set(ReturnEvent.objects.values_list("marketplace__code", flat=True)) == {"JP"}
+
+
+def test_a_jp_returns_file_downloaded_by_hand_imports_the_same(jp_sandbox, tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from amazonsync.sandbox.reports import fba_returns_bytes
+    from returns.parsers import FBA_REPORT_TYPE
+
+    now = int(jp_sandbox.now)
+    data = fba_returns_bytes(jp_sandbox.world, now - 150 * 86400, now, now, [JP])
+    data.decode("cp932")  # the sandbox writes Amazon.co.jp files in Windows-31J
+    path = tmp_path / "jp-returns.txt"
+    path.write_bytes(data)
+    out = io.StringIO()
+    call_command("import_report", "--type", FBA_REPORT_TYPE, str(path), "--json",
+                 "--marketplace", "JP", stdout=out)
+    doc = json.loads(out.getvalue())
+    assert doc["rows"] == data.count(b"\n") - 1 > 0 and doc["exceptions"] == 0
+    names = set(ReturnEvent.objects.values_list("product_name", flat=True))
+    assert names and all(_is_japanese(n) for n in names)
+    assert names <= set(data.decode("cp932").split("\t"))

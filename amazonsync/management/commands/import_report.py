@@ -1,5 +1,5 @@
 """``manage.py import_report --type REPORT_TYPE FILE... [--account SELLER_ID]
-[--marketplace CODE] [--json]``
+[--marketplace CODE] [--encoding NAME] [--json]``
 
 Imports Amazon report files from disk (plain or gzip) through the same code path as the
 scheduled flows. Importers are registered per report type in ``<app>/importers.py``
@@ -13,6 +13,9 @@ an unknown code is refused). The account must sell there (the "Imported files" a
 learns it: ``marketplaces.services.account_for_import``), and the importers that take a
 ``marketplace`` get it: a file that does not name its marketplace on each row (returns)
 has its rows filed there, its day/month order and legacy encoding taken from it.
+``--encoding NAME`` says which encoding the files are in (``cp932``/``Windows-31J``,
+``cp1252``, ``utf-8``), for a file refused because its bytes read more than one way; the
+importers that decode files themselves get it (an unknown name is refused).
 
 Each file is all or nothing: it is imported in one transaction (with the "Imported files"
 account when that is created for it), so a file that is refused stores nothing and appears
@@ -24,6 +27,7 @@ refused file, never a traceback), though the parsers' validation should never le
 
 from __future__ import annotations
 
+import codecs
 import inspect
 import json
 import sys
@@ -48,10 +52,12 @@ class Command(BaseCommand):
         parser.add_argument("--account", help="selling partner id of the seller account")
         parser.add_argument("--marketplace", metavar="CODE",
                             help="marketplace the files come from (country code: GB, DE, JP)")
+        parser.add_argument("--encoding", metavar="NAME",
+                            help="encoding the files are in (Windows-31J, cp1252, utf-8)")
         parser.add_argument("--json", action="store_true", help="print one JSON document")
 
     def handle(self, *args, report_type, files, account, json: bool = False,
-               marketplace: str | None = None, **options):
+               marketplace: str | None = None, encoding: str | None = None, **options):
         try:
             importer = get_importer(report_type)
         except KeyError:
@@ -60,7 +66,11 @@ class Command(BaseCommand):
                 f"{', '.join(registered_report_types())}"
             ) from None
         where = _marketplace(marketplace)
-        extra = _importer_options(importer.import_file, marketplace=where)
+        extra = _importer_options(importer.import_file, marketplace=where,
+                                  encoding=_encoding(encoding))
+        if encoding is not None and "encoding" not in extra:
+            raise CommandError(f"--encoding is not taken by the {report_type} importer "
+                               "(its files are decoded by evidence only)")
         results: list[dict] = []
         errors: list[dict] = []
         interactive = not json and sys.stderr.isatty()
@@ -139,6 +149,20 @@ def _marketplace(code: str | None):
     if found is None:
         raise CommandError(f"unknown marketplace {code!r}; known: {', '.join(marketplace_codes())}")
     return found
+
+
+# Encodings known by a name Python's codecs do not have.
+_ENCODING_NAMES = {"windows-31j": "cp932", "windows31j": "cp932"}
+
+
+def _encoding(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return codecs.lookup(_ENCODING_NAMES.get(name.strip().lower(), name.strip())).name
+    except LookupError:
+        raise CommandError(f"unknown encoding {name!r} (e.g. Windows-31J, cp1252, utf-8)"
+                           ) from None
 
 
 def _importer_options(import_file, **options) -> dict:
