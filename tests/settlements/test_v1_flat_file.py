@@ -465,3 +465,48 @@ def test_without_the_option_only_v2_is_fetched(sandbox, settings):
     canadian = {x.id for x in sandbox.world.settlements(sandbox.now) if x.mp.code == "CA"}
     assert set(stored.values_list("settlement_id", flat=True)) == _listed(sandbox) - canadian
     assert all("amount-type" in columns for columns in stored.values_list("columns", flat=True))
+
+
+def test_a_refused_v1_listing_is_one_exception_and_v2_is_imported(settings):
+    import gzip
+
+    import responses
+    from responses import matchers
+
+    from amazonsync.models import SyncException
+    from amazonsync.services import flow_run
+    from marketplaces.models import SellerAccount
+    from tests.settlements.settlement_samples import settlement_file
+
+    api, token_url = "https://spapi.test", "https://lwa.test/auth/o2/token"
+    seller = SellerAccount.objects.create(
+        selling_partner_id="A1CAARCHIVE", name="Archive seller", region="NA",
+        lwa_client_id="amzn1.application-oa2-client.ca", lwa_client_secret="secret-x",
+        refresh_token="Atzr|ca-refresh", api_base_url=api, token_url=token_url,
+    )
+    settings.SETTLEMENTS_V1_FALLBACK = True
+    reports = f"{api}/reports/2021-06-30/reports"
+    doc = "amzn1.doc.v2"
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.add(responses.POST, token_url, json={"access_token": "Atza|t", "expires_in": 3600,
+                                                  "token_type": "bearer"})
+        rsps.add(responses.GET, reports, match=[matchers.query_param_matcher(
+            {"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}, strict_match=False)],
+            json={"reports": [{"reportId": "R1", "processingStatus": "DONE",
+                               "reportType": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2",
+                               "createdTime": "2026-11-20T00:00:00Z",
+                               "reportDocumentId": doc}]})
+        rsps.add(responses.GET, reports, match=[matchers.query_param_matcher(
+            {"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"}, strict_match=False)],
+            status=400, json={"errors": [{"code": "InvalidInput",
+                                          "message": "Invalid reportType"}]})
+        rsps.add(responses.GET, f"{api}/reports/2021-06-30/documents/{doc}",
+                 json={"reportDocumentId": doc, "url": "https://docs.test/d",
+                       "compressionAlgorithm": "GZIP"})
+        rsps.add(responses.GET, "https://docs.test/d", body=gzip.compress(settlement_file()))
+        run = flow_run(flow="settlements", account_id=seller.pk)
+    assert run.status == "succeeded", run.error
+    assert run.created == 1 and run.failed == 1
+    exc = SyncException.objects.get(reason_code="v1_unavailable")
+    assert exc.owner_team == "finance" and "SETTLEMENTS_V1_FALLBACK" in exc.message
+    assert Settlement.objects.filter(account=seller).count() == 1
