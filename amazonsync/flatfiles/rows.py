@@ -1,6 +1,7 @@
-"""Reading Amazon flat files, lines to rows: the header (column names, refusing what is
-not a tab-separated report), the rows addressed by header name, and :func:`typed`, which
-turns one value into a typed one naming the line and the column when it is refused.
+"""Reading Amazon flat files, lines to rows: the header (column names and the separator,
+refusing what is not a flat-file report), the rows addressed by header name (tab separated,
+or comma/semicolon separated with quoted values: :mod:`.delimited`), and :func:`typed`,
+which turns one value into a typed one naming the line and the column when it is refused.
 
 Rows shorter than the header are padded, values are stripped, and a value longer than
 ``max_field`` (:data:`MAX_FIELD_CHARS`) or than its column's own limit refuses the file.

@@ -69,7 +69,18 @@ def draw_amount(draw, currency: str, *, low: int = -50_000, high: int = 50_000,
     places = CURRENCIES[currency]
     value = Decimal(draw(ints(low * 10**places, high * 10**places))).scaleb(-places)
     styles = amount_styles(value, places, thousands=thousands)
-    return value, styles[draw(ints(0, 3)) % len(styles)]
+    text = styles[draw(ints(0, 3)) % len(styles)]
+    marked = draw(ints(0, 5))  # now and then with the currency written on it
+    if marked < len(CURRENCY_MARKS[currency]):
+        text = CURRENCY_MARKS[currency][marked].format(text)
+    return value, text
+
+
+# How Seller Central pages and spreadsheets write the currency next to an amount.
+CURRENCY_MARKS = {
+    "USD": ("${}", "US${}"), "EUR": ("{} €", "€{}"), "GBP": ("£{}", "GBP {}"),
+    "JPY": ("¥{}", "￥{}", "{}円"), "KWD": ("KWD {}",), "INR": ("₹{}", "{} INR"),
+}
 
 
 def amount_styles(value: Decimal, places: int, *, thousands: bool = True) -> list[str]:
@@ -120,7 +131,12 @@ def draw_instant_text(draw, value: datetime.datetime) -> str:
 
 
 def draw_day_text(draw, value: datetime.date) -> str:
-    return value.isoformat() if draw(st.booleans()) else value.strftime("%d.%m.%Y")
+    style = draw(ints(0, 4))
+    if style == 3:  # Amazon.co.jp
+        return f"{value.year}年{value.month}月{value.day}日"
+    if style == 4 and value.day > 12:  # unambiguous whatever the marketplace
+        return value.strftime("%d/%m/%Y")
+    return value.isoformat() if style % 2 else value.strftime("%d.%m.%Y")
 
 
 # --------------------------------------------------------------------------- text and codes
