@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["MarketplaceLocale", "MARKETPLACES", "locale_for", "locale_by_code",
-           "encoding_label"]
+           "date_order", "encoding_label"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,18 @@ def locale_for(text: str) -> MarketplaceLocale | None:
     if found is None:
         found = _NAMES.get(_PREFIX.sub("", key).rstrip("/"))
     return MARKETPLACES[found] if found else None
+
+
+def date_order(*locales: MarketplaceLocale | None) -> bool | None:
+    """The ``dayfirst`` to read a row's dates with, from the marketplaces that may say it,
+    nearest first: the row's own (its sales channel, marketplace name or id), the file's,
+    the account's. The first one known decides, even when it settles nothing (a row of
+    Amazon.ca is not read month first because the account sells in the US); ``None``
+    (ambiguous dates refused) when none is known."""
+    for found in locales:
+        if found is not None:
+            return found.dayfirst
+    return None
 
 
 _LABELS = {"cp932": "Windows-31J", "cp1252": "Windows-1252", "utf-8": "UTF-8"}

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from amazonsync.flatfiles.locale import MARKETPLACES, locale_by_code, locale_for
+from amazonsync.flatfiles.locale import MARKETPLACES, date_order, locale_by_code, locale_for
 from amazonsync.flatfiles.reading import BLOCK_SIZE, ReportFormatError, iter_text_lines
 from amazonsync.flatfiles.rows import FlatFile, typed
 from amazonsync.flatfiles.syntax import AmbiguousDate, parse_amazon_date, parse_amazon_datetime
@@ -305,3 +305,14 @@ def test_a_caller_that_names_the_separator_gets_that_one_or_a_refusal():
     assert flat.delimiter == "," and rows == [["1", "2"]]
     error = refused(b"a,b\n1,2\n", delimiter="\t")
     assert error.line == 1 and "not tab separated" in str(error) and "comma" in str(error)
+
+
+def test_date_order_from_the_row_then_the_file_then_the_account():
+    uk, us, ca = locale_for("Amazon.co.uk"), locale_for("Amazon.com"), locale_for("Amazon.ca")
+    assert date_order(uk, None, us) is True  # a UK row in a file of an NA account
+    assert date_order(locale_for("Non-Amazon"), uk, us) is True  # the file's marketplace
+    assert date_order(None, None, us) is False
+    assert date_order(ca, None, us) is None  # Amazon.ca settles nothing: refused, not US
+    assert date_order(None, None, None) is None
+    with pytest.raises(AmbiguousDate):
+        parse_amazon_date("05/07/2025", dayfirst=date_order(ca, None, us))
