@@ -204,6 +204,15 @@ def test_a_bad_value_is_refused_naming_file_line_and_column(row, line, column, s
     assert str(err.value).startswith(f"ca.txt, line {line}, column '{column}'")
 
 
+def test_amounts_past_the_books_limit_are_refused_at_their_file_line_and_column():
+    huge = [_other("Storage Fee", "-999999999999.00", "2026-10-23T07:00:00+00:00")] * 11
+    with pytest.raises(ReportFormatError) as err:
+        list(open_settlement(v1_file(huge), name="ca.txt").lines())
+    # the summary is line 2, the eleventh posting line 13
+    assert (err.value.line, err.value.column) == (13, "other-amount")
+    assert "more than the books can hold" in str(err.value)
+
+
 # --------------------------------------------------------------------------- import
 
 
