@@ -16,13 +16,14 @@ def _combine(results: list[dict]) -> dict:
 @register_importer(V1_REPORT_TYPE, combine=_combine)
 @register_importer(REPORT_TYPE, combine=_combine)
 def import_settlement_file(*, account, source, name=None, progress=None, run=None,
-                           report_document_id: str = "") -> dict:
+                           report_document_id: str = "", marketplace=None,
+                           encoding: str | None = None) -> dict:
     from .selectors import settlement_as_json
     from .services import settlement_import
 
     result = settlement_import(
         account=account, source=source, name=name, progress=progress, run=run,
-        report_document_id=report_document_id,
+        report_document_id=report_document_id, marketplace=marketplace, encoding=encoding,
     )
     doc = settlement_as_json(result.settlement, created=result.created)
     if result.conflict:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 
+from amazonsync.flatfiles.locale import locale_by_code
 from amazonsync.money import quantize
 from marketplaces.models import Marketplace, SellerAccount
 
@@ -26,6 +27,7 @@ from .models import (
     SettlementLine,
     SettlementReportDocument,
 )
+from .parsers.report import FileLocale
 from .series import series_place
 
 ZERO = Decimal("0")
@@ -516,6 +518,27 @@ def drift_chart_choices() -> dict:
         ),
         "accounts": SellerAccount.objects.filter(pk__in=Settlement.objects.values("account")),
     }
+
+
+def settlement_file_locale(*, account, marketplace: Marketplace | None = None,
+                           encoding: str | None = None) -> FileLocale:
+    """What is known of where a settlement file of ``account`` comes from: the legacy
+    encodings it may be in (its marketplace's when given, by ``import_report
+    --marketplace`` or the flow, else the account's marketplaces'; none known: Windows-31J
+    or Windows-1252, decided by evidence), the encoding someone said it is in, and the
+    order of day and month of the given marketplace and the one every marketplace of the
+    account agrees on (None when they differ or none is known)."""
+    codes = sorted(account.marketplaces.values_list("code", flat=True)) if account.pk else []
+    mine = [loc for loc in map(locale_by_code, codes) if loc is not None]
+    given = locale_by_code(marketplace.code) if marketplace is not None else None
+    legacy = [given] if given is not None else mine
+    orders = {loc.dayfirst for loc in mine}
+    return FileLocale(
+        encodings=tuple(dict.fromkeys(loc.legacy_encoding for loc in legacy)),
+        encoding=encoding,
+        dayfirst=given.dayfirst if given is not None else None,
+        account_dayfirst=orders.pop() if len(orders) == 1 else None,
+    )
 
 
 def report_documents_imported(*, account, document_ids: list[str]) -> set[str]:

@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import Any
 
 from amazonsync.flatfiles.rows import Row
+from amazonsync.flatfiles.syntax import AmbiguousDate, parse_amazon_date
 from amazonsync.flatfiles.values import parse_money
 
 from .records import COLUMNS, LINE_FIELDS, SettlementLineData
@@ -110,10 +111,25 @@ class _Layout:
         self.extras = [(c, index[c]) for c in report.extra_columns]
 
 
+def _either_order(text: str) -> bool:
+    """Whether the date ``text`` reads the same whatever the order of day and month (ISO,
+    dotted, a day past 12, ...): then one conversion serves every marketplace."""
+    try:
+        parse_amazon_date(text, dayfirst=None)
+    except AmbiguousDate:
+        return False
+    except ValueError:
+        return True  # refused either way: never remembered
+    return True
+
+
 class _Memo:
     """Raw text -> (parsed value, its form) of amounts, posted dates and date-times, and
     raw text -> form of quantities; filled by the full conversion of lines (amounts also
-    by the fast way), bounded by CACHE_LIMIT."""
+    by the fast way), bounded by CACHE_LIMIT. A date whose reading depends on the order of
+    day and month (``05/07/2025``) is remembered per marketplace name instead
+    (``by_market``: (marketplace name, raw text) -> (parsed value, its form)), as each
+    marketplace's rows read it in their order."""
 
     def __init__(self, forms: LineForms, layout: _Layout) -> None:
         self.forms = forms
@@ -123,6 +139,8 @@ class _Memo:
         self.dates: dict[str, tuple[date, Any]] = {}
         self.times: dict[str, tuple[datetime | None, Any]] = {"": (None, forms.datetime(None))}
         self.quantities: dict[str, Any] = {"": forms.quantity(None)}
+        self.dates_by_market: dict[tuple[str, str], tuple[date, Any]] = {}
+        self.times_by_market: dict[tuple[str, str], tuple[datetime, Any]] = {}
 
     def amount(self, raw: str, currency: str) -> tuple[Decimal, Any] | None:
         """The conversion the full one uses; None when it refuses (it raises the error)."""
@@ -139,21 +157,33 @@ class _Memo:
     def learn(self, values: list[str], x: SettlementLineData) -> None:
         """Remember the results of a line's full conversion."""
         at, forms = self.at, self.forms
-        if len(self.dates) + len(self.times) > CACHE_LIMIT:
+        if len(self.dates) + len(self.times) + len(self.dates_by_market) + len(
+                self.times_by_market) > CACHE_LIMIT:
             for cache in (self.dates, self.times):
                 seed = cache.get("")
                 cache.clear()
                 if seed is not None:
                     cache[""] = seed
+            self.dates_by_market.clear()
+            self.times_by_market.clear()
         raw = values[at.amount]
         if raw:
             self.amounts[raw] = (x.amount, forms.amount(x.amount))
+        market = values[at.market]
         raw = values[at.posted]
         if raw and x.posted_date is not None:
-            self.dates[raw] = (x.posted_date, forms.date(x.posted_date))
+            known = (x.posted_date, forms.date(x.posted_date))
+            if _either_order(raw):
+                self.dates[raw] = known
+            else:
+                self.dates_by_market[market, raw] = known
         raw = values[at.stamp]
         if raw and x.posted_date_time is not None:
-            self.times[raw] = (x.posted_date_time, forms.datetime(x.posted_date_time))
+            known = (x.posted_date_time, forms.datetime(x.posted_date_time))
+            if _either_order(raw):
+                self.times[raw] = known
+            else:
+                self.times_by_market[market, raw] = known
         raw = values[at.quantity]
         if raw and x.quantity_purchased is not None and len(self.quantities) < 10_000:
             self.quantities[raw] = forms.quantity(x.quantity_purchased)
@@ -233,6 +263,7 @@ def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows
         at.ttype, at.atype, at.desc, at.market, at.order, at.sku)
     row_of, canonical_of, in_order, extras = at.row_of, at.canonical_of, at.in_order, at.extras
     amounts, dates, times, quantities = memo.amounts, memo.dates, memo.times, memo.quantities
+    dates_by_market, times_by_market = memo.dates_by_market, memo.times_by_market
     cells, new_cell = totals.cells, totals.cell
     slow, emit, out, prints = batch.slow, batch.emit, batch.rows, batch.prints
     date_form, line_form, extra_form, row_form = forms.date, forms.line_number, forms.extra, \
@@ -261,6 +292,10 @@ def _stream(report: SettlementReport, totals: LineTotals, forms: LineForms, rows
             posted = dates.get(values[i_posted])
             stamp = times.get(values[i_stamp])
             quantity = quantities.get(values[i_qty])
+            if posted is None and dates_by_market:
+                posted = dates_by_market.get((values[i_mkt], values[i_posted]))
+            if stamp is None and times_by_market:
+                stamp = times_by_market.get((values[i_mkt], values[i_stamp]))
             if amount is None or stamp is None or quantity is None or (
                 posted is None and values[i_posted]
             ):

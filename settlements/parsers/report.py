@@ -1,20 +1,25 @@
 """The V2 settlement file: its summary row and its lines, read streaming (see the package's
 docstring). :class:`SettlementReport` finds the summary on construction; :meth:`lines`
 converts every line fully (the reference); :func:`settlements.parsers.fast.line_rows` is
-the import's fast way through the same lines."""
+the import's fast way through the same lines. :class:`FileLocale` is what the import knows
+of where the file comes from: the legacy encodings it may be in and, with each row's own
+``marketplace-name``, how its numeric dates are written (:class:`DateOrders`)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
 from django.utils import timezone
 
+from amazonsync.flatfiles.locale import locale_for
 from amazonsync.flatfiles.reading import ReportFormatError, ReportSource, is_reopenable
 from amazonsync.flatfiles.rows import FlatFile, Row, typed
+from amazonsync.flatfiles.syntax import AmbiguousDate
 from amazonsync.flatfiles.values import (
     MAX_QUANTITY,
     MAX_TOTAL,
@@ -50,6 +55,71 @@ _ZERO = Decimal("0")
 BUFFER_LIMIT = 50_000
 
 
+@dataclass(frozen=True)
+class FileLocale:
+    """What the import knows of where a settlement file comes from (see
+    :func:`settlements.selectors.settlement_file_locale`)."""
+
+    encodings: tuple[str, ...] = ()  # legacy encodings it may be in (none: any Amazon uses)
+    encoding: str | None = None  # the encoding it is in, when someone said so
+    dayfirst: bool | None = None  # day/month order of the marketplace it is imported for
+    account_dayfirst: bool | None = None  # ... that all the account's marketplaces share
+
+
+NO_LOCALE = FileLocale()
+_UNSET = object()
+
+
+class DateOrders:
+    """The order of day and month of each date of a settlement file: the row's own
+    marketplace (its ``marketplace-name``: ``Amazon.co.uk`` writes 05/07/2025 for 5 July),
+    then the file's (the marketplace it is imported for, else the one order every
+    marketplace its rows name agrees on), then the account's. A numeric date none of them
+    settles is refused (:class:`AmbiguousDate`), never guessed. The file's rows are only
+    read for their marketplaces when a date needs it."""
+
+    def __init__(self, locale: FileLocale, named: Callable[[], set[str]]) -> None:
+        self.locale = locale
+        self._named = named
+        self._own: dict[str, bool | None] = {}
+        self._fallback: object = _UNSET
+
+    def own(self, marketplace_name: str) -> bool | None:
+        order = self._own.get(marketplace_name, _UNSET)
+        if order is _UNSET:
+            found = locale_for(marketplace_name) if marketplace_name else None
+            order = self._own[marketplace_name] = found.dayfirst if found else None
+        return order  # type: ignore[return-value]
+
+    def fallback(self) -> bool | None:
+        if self._fallback is _UNSET:
+            order = self.locale.dayfirst
+            if order is None:
+                orders = set()
+                for name in self._named():
+                    found = locale_for(name)
+                    if found is not None:
+                        orders.add(found.dayfirst)
+                order = orders.pop() if len(orders) == 1 else None
+            if order is None:
+                order = self.locale.account_dayfirst
+            self._fallback = order
+        return self._fallback  # type: ignore[return-value]
+
+    def parse(self, parse, text: str, window: DateWindow, marketplace_name: str):
+        """``parse(text, window, dayfirst=...)`` in the row's order (see the class)."""
+        order = self.own(marketplace_name)
+        if order is not None:
+            return parse(text, window, dayfirst=order)
+        try:
+            return parse(text, window, dayfirst=None)
+        except AmbiguousDate:
+            order = self.fallback()
+            if order is None:
+                raise
+            return parse(text, window, dayfirst=order)
+
+
 class SettlementReport:
     """One V2 settlement file. ``summary`` is read on construction; ``lines()`` streams.
 
@@ -59,12 +129,14 @@ class SettlementReport:
     """
 
     report_type = REPORT_TYPE
+    locale = NO_LOCALE
 
     def __init__(self, source: ReportSource, *, name: str | None = None,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None, locale: FileLocale = NO_LOCALE) -> None:
         self._source = source
         self.name = name
         self._now = now
+        self.locale = locale
         self._file = self._open()
         self.source_name = self._file.source_name
         header = self._file.header
@@ -84,9 +156,30 @@ class SettlementReport:
     def _open(self) -> FlatFile:
         try:
             return FlatFile(self._source, required=REQUIRED_COLUMNS, report=REPORT_TYPE,
-                            field_limits=FIELD_LIMITS)
+                            field_limits=FIELD_LIMITS, encodings=self.locale.encodings,
+                            encoding=self.locale.encoding)
         except ReportFormatError as exc:
             raise exc.with_source(self.name) from None
+
+    @property
+    def date_orders(self) -> DateOrders:
+        """How this file's dates are read (:class:`DateOrders`)."""
+        orders = self.__dict__.get("_date_orders")
+        if orders is None:
+            orders = self.__dict__["_date_orders"] = DateOrders(self.locale,
+                                                                self._named_marketplaces)
+        return orders
+
+    def _named_marketplaces(self) -> set[str]:
+        """The marketplace names the file's rows carry (read again for them; none when
+        the file cannot be read twice)."""
+        if not is_reopenable(self._source):
+            return set()
+        flat = self._open()
+        i = flat.header.index.get("marketplace-name")
+        if i is None:
+            return set()
+        return {values[i] for _, values in flat.raw_rows() if len(values) > i and values[i]}
 
     def _error(self, message: str, *, line: int | None = None, column: str | None = None):
         return ReportFormatError(
@@ -136,9 +229,10 @@ class SettlementReport:
         total = typed(row, "total-amount", lambda v: parse_money(v, currency=currency),
                       required=True, source=name)
         window = window_until_now(self._now or timezone.now())
+        orders, market = self.date_orders, row.get("marketplace-name")
 
         def stamp(v: str) -> datetime:
-            return parse_datetime_in(v, window)
+            return orders.parse(parse_datetime_in, v, window, market)
 
         start = typed(row, "settlement-start-date", stamp, required=True, source=name)
         end = typed(row, "settlement-end-date", stamp, required=True, source=name)
@@ -152,7 +246,8 @@ class SettlementReport:
         deposit_window = DateWindow(start, end + DEPOSIT_AFTER,
                                     "the settlement's period and three months after")
         deposit = typed(row, "deposit-date",
-                        lambda v: parse_datetime_in(v, deposit_window), source=name)
+                        lambda v: orders.parse(parse_datetime_in, v, deposit_window, market),
+                        source=name)
         extra = {c: row[c] for c in self.extra_columns if row[c]}
         return SettlementSummary(
             settlement_id=settlement_id,
@@ -281,7 +376,8 @@ class SettlementReport:
             if sid != expected_sid or (row_currency and row_currency.upper() != currency):
                 raise refusal(lineno, sid, row_currency)
             amount = amount_of(lineno, values[i_amount])
-            posted_date, posted_date_time = when(lineno, values[i_posted], values[i_pdt])
+            posted_date, posted_date_time = when(lineno, values[i_posted], values[i_pdt],
+                                                 values[i_mkt])
             quantity = units(lineno, values[i_qty])
             extra = {c: values[i] for c, i in extras if values[i]} if extras else {}
             update("\x1f".join([values[i] for i in canonical]).encode() + b"\x1e")
@@ -328,6 +424,7 @@ class SettlementReport:
                            "a year before the settlement's period to three months after it")
         error = self._error
         zero = Decimal("0")
+        in_order = self.date_orders.parse
 
         def amount_of(lineno: int, raw: str) -> Decimal:
             if not raw:
@@ -337,13 +434,14 @@ class SettlementReport:
             except ValueError as exc:
                 raise error(str(exc), line=lineno, column="amount") from None
 
-        def when(lineno: int, posted: str, stamp: str):
+        def when(lineno: int, posted: str, stamp: str, market: str):
             try:
-                posted_date = parse_date_in(posted, dates) if posted else None
+                posted_date = in_order(parse_date_in, posted, dates, market) if posted else None
             except ValueError as exc:
                 raise error(str(exc), line=lineno, column="posted-date") from None
             try:
-                posted_date_time = parse_datetime_in(stamp, dates) if stamp else None
+                posted_date_time = (in_order(parse_datetime_in, stamp, dates, market)
+                                    if stamp else None)
             except ValueError as exc:
                 raise error(str(exc), line=lineno, column="posted-date-time") from None
             if posted_date is None and posted_date_time is not None:
@@ -378,7 +476,9 @@ def _currency(row: Row, name: str | None) -> str:
 
 
 def parse_settlement(source: ReportSource, *, name: str | None = None,
-                     now: datetime | None = None) -> SettlementReport:
+                     now: datetime | None = None,
+                     locale: FileLocale = NO_LOCALE) -> SettlementReport:
     """Open a V2 settlement flat file; see :class:`SettlementReport`. Its period may not
-    end after ``now`` (default: the application's clock) plus two days."""
-    return SettlementReport(source, name=name, now=now)
+    end after ``now`` (default: the application's clock) plus two days; ``locale`` is what
+    is known of where it comes from (encodings, order of day and month)."""
+    return SettlementReport(source, name=name, now=now, locale=locale)

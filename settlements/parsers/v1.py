@@ -353,19 +353,22 @@ def parse_settlement_v1(source: ReportSource, *, name: str | None = None,
 
 
 def open_settlement(source: ReportSource, *, name: str | None = None,
-                    now: datetime | None = None) -> SettlementReport:
+                    now: datetime | None = None, locale=None) -> SettlementReport:
     """A settlement file of either layout, told by its header: the V1 flat file
     (``price-type``/``price-amount``) or the V2 one. A stream that cannot be read twice
-    (not seekable) is read as V2."""
-    from .report import parse_settlement
+    (not seekable) is read as V2. ``locale``: what is known of where the file comes from
+    (:class:`~settlements.parsers.report.FileLocale`: encodings, order of day and month)."""
+    from .report import NO_LOCALE, parse_settlement
 
+    locale = locale or NO_LOCALE
     seekable = is_reopenable(source) or (
         hasattr(source, "seekable") and source.seekable())  # type: ignore[union-attr]
     if not seekable:
-        return parse_settlement(source, name=name, now=now)
+        return parse_settlement(source, name=name, now=now, locale=locale)
     start = None if is_reopenable(source) else source.tell()  # type: ignore[union-attr]
     try:
-        names = FlatFile(source).header.names
+        names = FlatFile(source, encodings=locale.encodings,
+                         encoding=locale.encoding).header.names
     except ReportFormatError:
         names = ()
     finally:
@@ -373,7 +376,7 @@ def open_settlement(source: ReportSource, *, name: str | None = None,
             source.seek(start)  # type: ignore[union-attr]
     if is_v1_header(names):
         return V1SettlementReport(source, name=name, now=now)
-    return parse_settlement(source, name=name, now=now)
+    return parse_settlement(source, name=name, now=now, locale=locale)
 
 
 def same_settlement_other_layout(stored_columns, stored_total: Decimal, stored_currency: str,

@@ -26,7 +26,7 @@ from ..parsers import (
     open_settlement,
     same_settlement_other_layout,
 )
-from ..selectors import order_line_kind
+from ..selectors import order_line_kind, settlement_file_locale
 from .base import FLOW, settlement_key
 from .journals import settlement_journal_build
 from .reconciliation import settlement_successors_recheck
@@ -103,6 +103,8 @@ def settlement_import(
     report_document_id: str = "",
     progress: Callable[[int], None] | None = None,
     run=None,
+    marketplace: Marketplace | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Import one V2 settlement file (bytes, path or stream) for ``account``.
 
@@ -110,8 +112,16 @@ def settlement_import(
     the same content again changes nothing (``created=False``); different content for an
     already-imported settlement is a conflict exception owned by finance, never a replace.
     Raises :class:`ReportFormatError` for a bad file.
+
+    ``marketplace``: the one the file comes from, when known (``import_report
+    --marketplace``); ``encoding``: the one it is in, when someone said so. Otherwise the
+    account's marketplaces say which legacy encodings it may be in and, after each row's
+    own marketplace and the file's, how its dates are written
+    (:func:`settlements.selectors.settlement_file_locale`).
     """
-    report = open_settlement(source, name=name)  # the V2 or the V1 flat file
+    locale = settlement_file_locale(account=account, marketplace=marketplace,
+                                    encoding=encoding)
+    report = open_settlement(source, name=name, locale=locale)  # the V2 or the V1 flat file
     summary = report.summary
     tally = _Tally(report, progress)
     with transaction.atomic():
