@@ -39,7 +39,8 @@ def test_import_report_json_and_second_import_changes_nothing(account, mapped, t
 
     doc = run_json(path)
     assert doc == {"report_type": TYPE, "rows": 5, "created": 4, "updated": 0,
-                   "unchanged": 0, "exceptions": 2}  # SKU-DE unmapped, Non-Amazon channel
+                   "unchanged": 0, "exceptions": 2}  # SKU-DE unmapped; a Non-Amazon (MCF)
+    # row fulfilled by the merchant (multi-channel orders are fulfilled by Amazon)
     mfn = Order.objects.get(amazon_order_id="111-0000200-0000001")
     assert (mfn.status, mfn.order_total, mfn.currency) == ("Unshipped", Decimal("43.18"), "USD")
     pending = Order.objects.get(amazon_order_id="111-0000200-0000003")
