@@ -22,10 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from amazonsync.flatfiles.locale import locale_for
 from amazonsync.flatfiles.reading import ReportFormatError
 from amazonsync.flows import FlowContext, register_flow
 from amazonsync.models import Team
 from amazonsync.spapi.errors import InvalidInput, NotFound
+from marketplaces.selectors import marketplace_for_code
 
 from .parsers import REPORT_TYPE, V1_REPORT_TYPE
 from .selectors import report_documents_imported
@@ -112,6 +114,13 @@ def _v1_not_in_v2(ctx: FlowContext, v2: list[dict], since: datetime.datetime) ->
     return [r for r in v1 if _period(r) not in covered]
 
 
+def _report_marketplace(report: dict):
+    """The one marketplace a report is listed for (its ``marketplaceIds``), else None."""
+    ids = report.get("marketplaceIds") or ()
+    found = locale_for(ids[0]) if len(ids) == 1 else None
+    return marketplace_for_code(found.code) if found is not None else None
+
+
 def _import_one(ctx, report, document_id, created_time) -> None:
     from .services import settlement_import, settlement_report_document_record
 
@@ -124,6 +133,7 @@ def _import_one(ctx, report, document_id, created_time) -> None:
             result = settlement_import(
                 account=ctx.account, source=path, name=f"report {report.get('reportId')}",
                 report_document_id=document_id, run=ctx.run,
+                marketplace=_report_marketplace(report),
             )
         except ReportFormatError as exc:
             ctx.exception(

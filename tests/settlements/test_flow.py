@@ -123,3 +123,26 @@ def test_flow_reissued_settlement_is_a_conflict(seller):
     assert SettlementReportDocument.objects.get(report_document_id="amzn1.doc.2").outcome == (
         "conflict")
     assert timezone.now()
+
+
+def test_flow_reads_uk_dates_and_a_japanese_file_as_their_marketplaces_write_them(seller):
+    """The seller sells nowhere yet: a UK settlement (numeric dates, listed for Amazon.co.uk)
+    has 05/07/2025 read as 5 July; an Amazon.co.jp one in Windows-31J keeps its Japanese."""
+    from datetime import UTC, date, datetime
+
+    from tests.settlements.test_file_locales import JP_TITLE, jp_file, uk_file
+
+    uk, jp = report(1), report(2, _ago(2))
+    uk["marketplaceIds"], jp["marketplaceIds"] = ["A1F83G8C2ARO7P"], ["A1VC38T7YXB528"]
+    docs = {"amzn1.doc.1": uk_file(), "amzn1.doc.2": jp_file()}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_api(rsps, [uk, jp], docs)
+        run = flow_run(flow="settlements", account_id=seller.pk)
+        assert run.status == SyncRun.Status.SUCCEEDED, run.error
+        assert run.created == 2
+    s = Settlement.objects.get(settlement_id="24681357900")
+    assert s.end_date == datetime(2025, 7, 5, 8, tzinfo=UTC)
+    assert s.lines.get(line_number=3).posted_date == date(2025, 7, 1)
+    j = Settlement.objects.get(settlement_id="13572468000")
+    assert j.lines.get(line_number=6).amount_description == JP_TITLE
+    assert j.lines.get(line_number=3).sku == "水筒-500-黒"
