@@ -81,6 +81,11 @@ def quoted_rows(lines: Iterable[tuple[int, str]], delimiter: str, *, after: int 
         except StopIteration:
             return
         except csv.Error as exc:
+            if "field larger" in str(exc):
+                raise ReportFormatError(
+                    f"a quoted value that starts on this line runs past "
+                    f"{csv.field_size_limit():,} characters (a missing \"?): refused",
+                    line=first, source=source) from None
             if "end of data" in str(exc):
                 raise ReportFormatError("a quoted value that starts on this line is never "
                                         "closed (a missing \")", line=first,

@@ -490,3 +490,13 @@ def test_an_unstorable_order_keeps_a_bounded_raw_payload(account, big_stock, tmp
     payload = _exception_for(oid).payload
     assert (len(payload["rows"]), payload["row_count"]) == (ROWS_KEPT, 200)
     assert (payload["line"], payload["column"]) == (152, "quantity")
+
+
+def test_an_unclosed_quote_in_a_comma_file_is_refused_at_its_line_without_reading_on():
+    lines = b"sku,name\nA,ok\nB,\"never closed\n" + b"C,more text here\n" * 2_000_000
+    started = time.perf_counter()
+    with pytest.raises(ReportFormatError) as info:
+        for _ in FlatFile(lines).raw_rows():
+            pass
+    assert info.value.line == 3 and "starts on this line" in str(info.value)
+    assert time.perf_counter() - started < 5
