@@ -90,8 +90,8 @@ for _loc in MARKETPLACES.values():
     _NAMES[_loc.marketplace_id.lower()] = _loc.code
     _NAMES[_loc.domain] = _loc.code
 _NAMES["uk"] = "GB"
-# Older settlement files name a few marketplaces by their site rather than the domain.
-_NAMES["amazon.co.uk (uk)"] = "GB"
+# Older Amazon.ca settlement files name the marketplace by Amazon's own site name.
+_NAMES["si ca prod marketplace"] = "CA"
 _NOT_A_MARKETPLACE = frozenset({"non-amazon", "non amazon", "mcf", "multi-channel"})
 _PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?")
 

@@ -266,13 +266,14 @@ def test_an_ambiguous_date_is_refused_naming_file_line_and_column(tmp_path):
     ("www.amazon.co.uk", "GB"), ("WWW.AMAZON.FR", "FR"), ("https://www.amazon.it/", "IT"),
     ("A1F83G8C2ARO7P", "GB"), ("A1VC38T7YXB528", "JP"), ("ATVPDKIKX0DER", "US"),
     ("UK", "GB"), ("gb", "GB"), ("JP", "JP"), (" Amazon.es ", "ES"),
+    ("SI CA Prod Marketplace", "CA"),
 ])
 def test_locale_for_every_way_a_file_names_its_marketplace(text, code):
     assert locale_for(text).code == code
 
 
 @pytest.mark.parametrize("text", ["Non-Amazon", "non-amazon", "", "Amazon.example",
-                                  "SI CA Prod Marketplace"])
+                                  "Amazon.co.uk.example", "XX"])
 def test_locale_for_what_is_no_marketplace(text):
     assert locale_for(text) is None
 
