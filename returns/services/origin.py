@@ -1,5 +1,6 @@
 """Where a returns file and each of its rows come from: the marketplace a row is filed in,
-and what that says about how its dates are written.
+and what that says about how the file is written (the order of day and month in its
+numeric dates, the legacy encodings it may be in: ``file_dayfirst``, ``file_encodings``).
 
 A row's marketplace is, first, the one the row names itself (a marketplace column, rare in
 returns reports); then the file's (the flow's marketplace, or ``import_report
