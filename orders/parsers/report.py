@@ -472,36 +472,17 @@ def iter_report_orders(
     window = values.window_until_now(now or timezone.now())
     candidates = () if encoding else tuple(encodings) or DEFAULT_CANDIDATES
     with replayable(source) as replay:
-        counts: dict[str, int] = {}
         def read():
             return read_flat_file(replay, required=REQUIRED_COLUMNS, report=REPORT_TYPE,
                                   encodings=encodings, encoding=encoding)
 
+        counts = _row_counts(read())
         flat = read()
-        name = flat.source_name
-        i_order = flat.header.index["amazon-order-id"]
-        for _, row_values in flat.raw_rows():
-            order_id = row_values[i_order]
-            counts[order_id] = counts.get(order_id, 0) + 1
-
-        flat = read()
-        pending: dict[str, list[Row]] = {}
-        for row in flat.rows():
-            if progress is not None:
-                progress(1)
-            order_id = row.get("amazon-order-id")
-            if not order_id:
-                group = [row]
-            else:
-                group = pending.setdefault(order_id, [])
-                group.append(row)
-                if len(group) < counts[order_id]:
-                    continue
-                del pending[order_id]
+        for order_id, group in _order_groups(flat, counts, progress):
             try:
-                yield _report_order(group, resolve_marketplace, source=name, window=window,
-                                    mcf_marketplace=mcf_marketplace, dayfirst=dayfirst,
-                                    candidates=candidates)
+                yield _report_order(group, resolve_marketplace, source=flat.source_name,
+                                    window=window, mcf_marketplace=mcf_marketplace,
+                                    dayfirst=dayfirst, candidates=candidates)
             except (ReportFormatError, OrderDataError) as exc:
                 if errors is None:
                     raise
@@ -511,3 +492,31 @@ def iter_report_orders(
                     column=getattr(exc, "column", None),
                     rows=[r.as_dict() for r in group[:ROWS_KEPT]], row_count=len(group),
                 ))
+
+
+def _row_counts(flat) -> dict[str, int]:
+    """The first pass: how many rows each order id has."""
+    counts: dict[str, int] = {}
+    i_order = flat.header.index["amazon-order-id"]
+    for _, row_values in flat.raw_rows():
+        order_id = row_values[i_order]
+        counts[order_id] = counts.get(order_id, 0) + 1
+    return counts
+
+
+def _order_groups(flat, counts: dict[str, int], progress: Callable[[int], None] | None
+                  ) -> Iterator[tuple[str, list[Row]]]:
+    """The second pass: each order id with its rows, as soon as its last row is read."""
+    pending: dict[str, list[Row]] = {}
+    for row in flat.rows():
+        if progress is not None:
+            progress(1)
+        order_id = row.get("amazon-order-id")
+        if not order_id:
+            yield order_id, [row]
+            continue
+        group = pending.setdefault(order_id, [])
+        group.append(row)
+        if len(group) >= counts[order_id]:
+            del pending[order_id]
+            yield order_id, group
