@@ -83,3 +83,44 @@ def test_concurrent_imports_of_one_settlement_serialise(account, tmp_path, monke
     assert conflict.owner_team == "finance" and conflict.status == "open"
     assert conflict.payload["file"] == losers[0]
     assert conflict.payload["stored_file"] == winners[0]
+
+
+def test_adjacent_settlements_imported_at_once_are_checked_against_each_other(
+        account, tmp_path, monkeypatch):
+    """A settlement and the one right before it, imported at the same moment: whichever
+    commits second sees the other, so the reserve carried across is checked (not left
+    as a gap)."""
+    from tests.settlements.test_series import series_file
+
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_bytes(series_file(1))
+    second.write_bytes(series_file(2))
+    recheck = importing.settlement_successors_recheck
+
+    def slow_commit(**kw):
+        changed = recheck(**kw)
+        time.sleep(0.5)  # both have looked for the other before either commits
+        return changed
+
+    monkeypatch.setattr(importing, "settlement_successors_recheck", slow_commit)
+    barrier = threading.Barrier(2)
+    crashes = []
+
+    def worker(path):
+        try:
+            seller = type(account).objects.get(pk=account.pk)
+            barrier.wait()
+            importing.settlement_import(account=seller, source=path, name=path.name)
+        except Exception as exc:  # noqa: BLE001
+            crashes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not crashes
+    later = Settlement.objects.get(settlement_id="55500000002")
+    assert later.reserve_drift == -5 and later.has_drift  # released 20.00 of 25.00 held
