@@ -75,6 +75,11 @@ class StrictResource(resources.ModelResource):
     * ``bulk_create``/``bulk_update`` write the queued rows with their history rows
       (``simple_history.utils``), and only when every row of the file is valid: one bad row
       and nothing is written, in the preview (dry run) nothing at all.
+
+    Rows hold no model instance once written (``store_instance`` stays off even when the
+    admin asks to retain them): a new row's result gets its id after its batch is written,
+    and the admin writes its log entries from ids and reprs, so a 50,000-row file does not
+    keep 50,000 instances alive to the end.
     """
 
     #: (column, required) in file order
@@ -97,6 +102,8 @@ class StrictResource(resources.ModelResource):
         self.parsed: dict[int, ParsedRow] = {}
         self.existing: dict[tuple, object] = {}
         self.current: ParsedRow | None = None
+        self.instance = None  # the current row's instance
+        self.unnumbered: list = []  # (row result, instance) of queued new rows
         self.refused = False  # some row is invalid: nothing is written
         self.now = timezone.now()
 
@@ -185,12 +192,16 @@ class StrictResource(resources.ModelResource):
     def before_import_row(self, row, **kwargs):
         self.current = self.parsed[kwargs["row_number"]]
 
+    def import_row(self, row, instance_loader, **kwargs):
+        kwargs["retain_instance_in_row_result"] = False  # see the class docstring
+        return super().import_row(row, instance_loader, **kwargs)
+
     def get_or_init_instance(self, instance_loader, row):
         parsed = self.current
         instance = None if parsed.errors else self.existing.get(parsed.key)
-        if instance is not None:
-            return instance, False
-        return self.init_instance(row), True
+        new = instance is None
+        self.instance = instance = self.init_instance(row) if new else instance
+        return instance, new
 
     def import_instance(self, instance, row, **kwargs):
         """The row's parsed values onto the instance (each change noted for the preview)."""
@@ -233,6 +244,10 @@ class StrictResource(resources.ModelResource):
         row_result.line = parsed.line
         row_result.changes = parsed.changes[:PREVIEW_CHANGES]
         row_result.more_changes = max(0, len(parsed.changes) - PREVIEW_CHANGES)
+        if row_result.import_type == row_result.IMPORT_TYPE_NEW:
+            self.unnumbered.append((row_result, self.instance))  # its id once written
+        self.instance = None
+        parsed.values = {}  # done with: a large file does not keep every row's values
 
     def before_save_instance(self, instance, row, **kwargs):
         instance.updated_at = self.now  # bulk_update does not stamp auto_now fields
@@ -240,9 +255,14 @@ class StrictResource(resources.ModelResource):
     # --- the writes --------------------------------------------------------------------
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None,
                     result=None):
-        self._write(self.create_instances, dry_run, result, raise_errors,
-                    lambda objs: bulk_create_with_history(
-                        objs, self._meta.model, batch_size=batch_size, **self._history()))
+        try:
+            self._write(self.create_instances, dry_run, result, raise_errors,
+                        lambda objs: bulk_create_with_history(
+                            objs, self._meta.model, batch_size=batch_size, **self._history()))
+        finally:
+            for row_result, instance in self.unnumbered:
+                row_result.object_id = instance.pk
+            self.unnumbered.clear()
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None,
                     result=None):
@@ -266,10 +286,14 @@ class StrictResource(resources.ModelResource):
         try:
             if instances and not (dry_run or self.refused):
                 write(instances)
+                self.written(instances)
         except Exception as e:  # noqa: BLE001 - reported on the result, as import-export does
             self.handle_import_error(result, e, raise_errors)
         finally:
             instances.clear()
+
+    def written(self, instances: list) -> None:
+        """After a batch is written (the new ones have their ids)."""
 
 
 def _shown(value) -> str:
@@ -319,7 +343,7 @@ class ListingResource(StrictResource):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.newly_mapped: list[Listing] = []
+        self.newly_mapped: list[int] = []  # ids of the listings the file mapped
 
     @classmethod
     def get_display_name(cls):
@@ -489,14 +513,16 @@ class ListingResource(StrictResource):
     def import_instance(self, instance, row, **kwargs):
         unmapped = instance.item_id is None
         super().import_instance(instance, row, **kwargs)
-        if unmapped and instance.item_id is not None:
-            self.newly_mapped.append(instance)
+        instance.newly_mapped = unmapped and instance.item_id is not None
+
+    def written(self, instances: list) -> None:
+        self.newly_mapped += [x.pk for x in instances if getattr(x, "newly_mapped", False)]
 
     def after_import(self, dataset, result, **kwargs):
         """Listings the file mapped: resolve their merch exceptions and retry the waiting."""
         if self._is_dry_run(kwargs) or self.refused or result.has_errors():
             return
-        mapped = [listing.pk for listing in self.newly_mapped]
+        mapped = list(self.newly_mapped)
         if mapped:
             from .services import listings_mapping_applied
 
