@@ -536,6 +536,7 @@ def settlement_file_locale(*, account, marketplace: Marketplace | None = None,
     return FileLocale(
         encodings=tuple(dict.fromkeys(loc.legacy_encoding for loc in legacy)),
         encoding=encoding,
+        marketplace=given.code if given is not None else "",
         dayfirst=given.dayfirst if given is not None else None,
         account_dayfirst=orders.pop() if len(orders) == 1 else None,
     )

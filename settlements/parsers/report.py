@@ -62,8 +62,9 @@ class FileLocale:
 
     encodings: tuple[str, ...] = ()  # legacy encodings it may be in (none: any Amazon uses)
     encoding: str | None = None  # the encoding it is in, when someone said so
-    dayfirst: bool | None = None  # day/month order of the marketplace it is imported for
-    account_dayfirst: bool | None = None  # ... that all the account's marketplaces share
+    marketplace: str = ""  # code of the marketplace it is imported for, when given
+    dayfirst: bool | None = None  # that marketplace's order of day and month
+    account_dayfirst: bool | None = None  # ... the one all the account's marketplaces share
 
 
 NO_LOCALE = FileLocale()
@@ -73,10 +74,12 @@ _UNSET = object()
 class DateOrders:
     """The order of day and month of each date of a settlement file: the row's own
     marketplace (its ``marketplace-name``: ``Amazon.co.uk`` writes 05/07/2025 for 5 July),
-    then the file's (the marketplace it is imported for, else the one order every
-    marketplace its rows name agrees on), then the account's. A numeric date none of them
-    settles is refused (:class:`AmbiguousDate`), never guessed. The file's rows are only
-    read for their marketplaces when a date needs it."""
+    then the file's (the marketplace it is imported for, else the marketplaces its rows
+    name), then the account's: the first one known decides, even when it settles nothing
+    (as :func:`amazonsync.flatfiles.locale.date_order`: an Amazon.ca row is not read month
+    first because the account sells in the US). A numeric date it does not settle is
+    refused (:class:`AmbiguousDate`), never guessed. The file's rows are only read for
+    their marketplaces when a date needs it."""
 
     def __init__(self, locale: FileLocale, named: Callable[[], set[str]]) -> None:
         self.locale = locale
@@ -84,32 +87,33 @@ class DateOrders:
         self._own: dict[str, bool | None] = {}
         self._fallback: object = _UNSET
 
-    def own(self, marketplace_name: str) -> bool | None:
+    def own(self, marketplace_name: str) -> object:
+        """The order of the marketplace the row names; _UNSET when it names none known."""
         order = self._own.get(marketplace_name, _UNSET)
-        if order is _UNSET:
+        if order is _UNSET and marketplace_name not in self._own:
             found = locale_for(marketplace_name) if marketplace_name else None
-            order = self._own[marketplace_name] = found.dayfirst if found else None
-        return order  # type: ignore[return-value]
+            order = self._own[marketplace_name] = found.dayfirst if found else _UNSET
+        return order
 
     def fallback(self) -> bool | None:
+        """The order of a row that names no marketplace (see the class)."""
         if self._fallback is _UNSET:
-            order = self.locale.dayfirst
-            if order is None:
-                orders = set()
-                for name in self._named():
-                    found = locale_for(name)
-                    if found is not None:
-                        orders.add(found.dayfirst)
-                order = orders.pop() if len(orders) == 1 else None
-            if order is None:
-                order = self.locale.account_dayfirst
+            if self.locale.marketplace:
+                order = self.locale.dayfirst
+            else:
+                orders = {found.dayfirst for found in map(locale_for, self._named())
+                          if found is not None}
+                if orders:
+                    order = orders.pop() if len(orders) == 1 else None
+                else:
+                    order = self.locale.account_dayfirst
             self._fallback = order
         return self._fallback  # type: ignore[return-value]
 
     def parse(self, parse, text: str, window: DateWindow, marketplace_name: str):
         """``parse(text, window, dayfirst=...)`` in the row's order (see the class)."""
         order = self.own(marketplace_name)
-        if order is not None:
+        if order is not _UNSET:
             return parse(text, window, dayfirst=order)
         try:
             return parse(text, window, dayfirst=None)

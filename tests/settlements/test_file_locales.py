@@ -85,7 +85,7 @@ def test_each_row_in_its_own_marketplace_order_on_both_paths():
                       "quantity-purchased": "1"})
     data = settlement_file(lines, settlement_id="24681357901", currency="GBP",
                            marketplace="", **UK_SUMMARY)
-    gb = FileLocale(dayfirst=True)  # the summary row: the file is imported for GB
+    gb = FileLocale(marketplace="GB", dayfirst=True)  # the summary row: imported for GB
     full = list(parse_settlement(data, locale=gb).lines())
     expected = [date(2025, 7, 4) if x.marketplace_name == "Amazon.co.uk" else date(2025, 4, 7)
                 for x in full]
@@ -187,6 +187,28 @@ def test_file_locale_of_an_account_and_a_marketplace(account):
         encodings=("cp1252",), account_dayfirst=None)
     jp = Marketplace.objects.get(code="JP")
     assert settlement_file_locale(account=account, marketplace=jp, encoding="cp932") == (
-        FileLocale(encodings=("cp932",), encoding="cp932", dayfirst=None))
+        FileLocale(encodings=("cp932",), encoding="cp932", marketplace="JP", dayfirst=None))
     gb = Marketplace.objects.get(code="GB")
     assert settlement_file_locale(account=account, marketplace=gb).dayfirst is True
+
+
+def test_a_canadian_row_is_not_read_in_the_order_of_the_account(tmp_path):
+    """Amazon.ca writes both orders: its row's 05/07/2025 is refused even for an account
+    that sells only in the US (month first), naming the file, line and column."""
+    us = account_upsert(selling_partner_id="A4USSELLER", name="US seller", region="NA",
+                        marketplace_codes=["US"])
+    lines = [dict(UK_LINES[0], **{"posted-date": "05/07/2025"})]
+    data = settlement_file(lines, settlement_id="24681357902", currency="CAD",
+                           marketplace="Amazon.ca", start="2025-06-21T08:00:00+00:00",
+                           end="2025-07-05T08:00:00+00:00", deposit="2025-07-07T08:00:00+00:00")
+    with pytest.raises(ReportFormatError) as refused:
+        settlement_import(account=us, source=data, name="ca.txt")
+    assert (refused.value.source, refused.value.line, refused.value.column) == (
+        "ca.txt", 3, "posted-date")
+    assert not Settlement.objects.exists()
+    lines[0]["marketplace-name"] = ""  # a row that names no marketplace: the account's
+    data = settlement_file(lines, settlement_id="24681357902", currency="CAD",
+                           marketplace="", start="2025-06-21T08:00:00+00:00",
+                           end="2025-07-05T08:00:00+00:00", deposit="2025-07-07T08:00:00+00:00")
+    s = settlement_import(account=us, source=data, name="ca.txt").settlement
+    assert s.lines.get().posted_date == date(2025, 5, 7)
