@@ -121,7 +121,7 @@ def parse_yes_no(text: str, label: str) -> bool:
     raise CellError(f'"{text}" is not yes or no; {label} must be yes or no')
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     """One data row after checking: cleaned values, or the reasons it cannot be imported."""
 

@@ -15,7 +15,7 @@ Ops staff edit mappings in a spreadsheet; these resources make that safe:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -92,7 +92,7 @@ class StrictResource(resources.ModelResource):
     class Meta:
         use_bulk = True
         skip_unchanged = True
-        report_skipped = True
+        report_skipped = False  # counted in the totals; nothing shows or logs them
         skip_diff = True
         clean_model_instances = False
 
@@ -150,12 +150,12 @@ class StrictResource(resources.ModelResource):
             del dataset[:]  # reported on the result; no row is looked at
             raise ValidationError(problem)
         dataset.headers = headers = [normalise_header(h) for h in dataset.headers]
-        rows = [(number, {h: cell_text(v) for h, v in zip(headers, values, strict=False)})
-                for number, values in enumerate(dataset, 1)]
-        self.prepare_lookups([raw for _, raw in rows])
+        self.prepare_lookups(lambda name: [cell_text(v) for v in dataset[name]]
+                             if name in headers else [])
         first_line: dict[tuple, int] = {}
         self.parsed = {}
-        for number, raw in rows:
+        for number, values in enumerate(dataset, 1):  # a row's cells are read when parsed
+            raw = {h: cell_text(v) for h, v in zip(headers, values, strict=False)}
             parsed = self.parsed[number] = ParsedRow(number)
             if not any(raw.values()):
                 parsed.blank = True
@@ -170,8 +170,9 @@ class StrictResource(resources.ModelResource):
         self.existing = self.load_existing([p.key for p in self.parsed.values()
                                             if p.key is not None and not p.errors])
 
-    def prepare_lookups(self, raws: list[dict]) -> None:
-        """Load what rows refer to (accounts, items...) in a few queries."""
+    def prepare_lookups(self, column: Callable[[str], list[str]]) -> None:
+        """Load what rows refer to (accounts, items...) in a few queries; ``column(name)``
+        gives a column's cells."""
 
     def parse_row(self, raw: dict, parsed: ParsedRow) -> None:
         raise NotImplementedError
@@ -362,7 +363,7 @@ class ListingResource(StrictResource):
         return next((a.selling_partner_id for a in self.accounts.values() if a.pk == pk), pk)
 
     # lookups
-    def prepare_lookups(self, raws: list[dict]) -> None:
+    def prepare_lookups(self, column: Callable[[str], list[str]]) -> None:
         self.accounts = {a.selling_partner_id.upper(): a
                          for a in SellerAccount.objects.prefetch_related("marketplaces")}
         self.marketplaces: dict[str, Marketplace] = {}
@@ -374,7 +375,7 @@ class ListingResource(StrictResource):
                 self.marketplaces[alias] = self.marketplaces[code]
         self.enabled_codes = sorted({mp.code for a in self.accounts.values()
                                      for mp in a.marketplaces.all()}) or ["US", "DE"]
-        skus = {raw.get("item_sku", "") for raw in raws} - {""}
+        skus = set(column("item_sku")) - {""}
         self.items = {item.sku: item for item in _in_chunks(Item.objects, "sku", skus)}
 
     def parse_row(self, raw: dict, p: ParsedRow) -> None:
