@@ -175,15 +175,19 @@ def settlement_rows(settlement: Settlement) -> list[dict]:
             "posted-date-time": iso_offset(when),
         })
     total = sum((Decimal(r["amount"]) for r in lines), ZERO)
-    header = {
+    return [settlement_summary_row(settlement, total), *lines]
+
+
+def settlement_summary_row(settlement: Settlement, total: Decimal) -> dict:
+    """The first data row of a settlement file (V2 and V1 alike): the settlement itself."""
+    return {
         "settlement-id": settlement.id,
         "settlement-start-date": iso_offset(settlement.start),
         "settlement-end-date": iso_offset(settlement.end),
         "deposit-date": iso_offset(settlement.deposit),
-        "total-amount": fmt_amount(total, cur),
-        "currency": cur,
+        "total-amount": fmt_amount(total, settlement.currency),
+        "currency": settlement.currency,
     }
-    return [header, *lines]
 
 
 def settlement_bytes(settlement: Settlement) -> bytes:

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ..flatfiles.layouts import SETTLEMENT_V1_COLUMNS
 from .money import ZERO, fmt_amount, iso_offset
-from .reports import tsv
+from .reports import settlement_summary_row, tsv
 from .shapes import LedgerLine, Posting, Settlement
 
 V1_SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"
-V1_SETTLEMENT_COLUMNS = (
-    "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
-    "total-amount", "currency", "transaction-type", "order-id", "merchant-order-id",
-    "adjustment-id", "shipment-id", "marketplace-name", "shipment-fee-type",
-    "shipment-fee-amount", "order-fee-type", "order-fee-amount", "fulfillment-id",
-    "posted-date", "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id",
-    "sku", "quantity-purchased", "price-type", "price-amount", "item-related-fee-type",
-    "item-related-fee-amount", "misc-fee-amount", "other-fee-amount",
-    "other-fee-reason-description", "promotion-id", "promotion-type", "promotion-amount",
-    "direct-payment-type", "direct-payment-amount", "other-amount",
-)
+V1_SETTLEMENT_COLUMNS = SETTLEMENT_V1_COLUMNS
 # V2 amount type -> the V1 (type column, amount column) it is written in
 _COLUMNS_OF = {
     "ItemPrice": ("price-type", "price-amount"),
@@ -102,15 +93,7 @@ def settlement_v1_rows(settlement: Settlement) -> list[dict]:
     total = sum((Decimal(r[c]) for r in rows for c in ("price-amount", "item-related-fee-amount",
                                                         "promotion-amount", "other-amount")
                  if r.get(c)), ZERO)
-    summary = {
-        "settlement-id": settlement.id,
-        "settlement-start-date": iso_offset(settlement.start),
-        "settlement-end-date": iso_offset(settlement.end),
-        "deposit-date": iso_offset(settlement.deposit),
-        "total-amount": fmt_amount(total, cur),
-        "currency": cur,
-    }
-    return [summary, *rows]
+    return [settlement_summary_row(settlement, total), *rows]
 
 
 def settlement_v1_bytes(settlement: Settlement) -> bytes:

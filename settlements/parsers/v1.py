@@ -33,6 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
+from amazonsync.flatfiles.layouts import SETTLEMENT_V1_COLUMNS
 from amazonsync.flatfiles.reading import ReportFormatError, ReportSource, is_reopenable
 from amazonsync.flatfiles.rows import FlatFile, Header, Row, guess_report_type
 from amazonsync.flatfiles.values import (
@@ -49,17 +50,7 @@ from .report import BUFFER_LIMIT, SettlementReport
 
 V1_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"
 
-V1_COLUMNS: tuple[str, ...] = (
-    "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
-    "total-amount", "currency", "transaction-type", "order-id", "merchant-order-id",
-    "adjustment-id", "shipment-id", "marketplace-name", "shipment-fee-type",
-    "shipment-fee-amount", "order-fee-type", "order-fee-amount", "fulfillment-id",
-    "posted-date", "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id",
-    "sku", "quantity-purchased", "price-type", "price-amount", "item-related-fee-type",
-    "item-related-fee-amount", "misc-fee-amount", "other-fee-amount",
-    "other-fee-reason-description", "promotion-id", "promotion-type", "promotion-amount",
-    "direct-payment-type", "direct-payment-amount", "other-amount",
-)
+V1_COLUMNS = SETTLEMENT_V1_COLUMNS
 V1_REQUIRED: tuple[str, ...] = (
     "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
     "total-amount", "currency", "transaction-type", "posted-date", "price-type",
