@@ -349,3 +349,37 @@ def test_items_bad_rows(ops):
     assert 'Line 3, column "sku": this internal SKU is already on line 2' in text
     assert 'Line 3, column "cost_currency": a unit cost needs a currency' in text
     assert not Item.objects.filter(sku="NEW-1").exists()
+
+
+def test_a_file_over_one_write_batch_logs_each_row_with_its_id(
+        ops, monkeypatch, django_capture_on_commit_callbacks):
+    """import-export writes every 1,000 queued rows: each new row's log entry still names
+    its listing, changed rows flushed mid-file keep theirs, and every listing the file
+    mapped (new, or stored unmapped) is reported once."""
+    from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+
+    def rows(n, item):
+        return [f"A1TESTSELLER,US,BATCH-{i:05d},MFN,,,,,,{item},,,yes,0," for i in range(n)]
+
+    import_file(ops, csv_bytes(*rows(1200, "")))
+    unmapped = dict(Listing.objects.values_list("seller_sku", "pk"))
+    assert len(unmapped) == 1200
+    added = dict(LogEntry.objects.filter(action_flag=ADDITION).values_list(
+        "object_repr", "object_id"))
+    assert added == {f"{sku} @ ATVPDKIKX0DER": str(pk) for sku, pk in unmapped.items()}
+    new = [f"A1TESTSELLER,US,BATCH-NEW-{i:04d},MFN,,,,,,MUG-1,,,yes,0," for i in range(1100)]
+    mapped = []
+    monkeypatch.setattr("catalog.services.listings_mapping_applied",
+                        lambda *, listing_ids: mapped.append(listing_ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        preview, _ = import_file(ops, csv_bytes(*rows(1200, "MUG-1"), *new))
+    assert "1100 new, 1200 changed, 0 unchanged" in page_text(preview)
+    ids = dict(Listing.objects.values_list("seller_sku", "pk"))
+    changed = dict(LogEntry.objects.filter(action_flag=CHANGE).values_list(
+        "object_id", "change_message"))
+    assert changed == {str(pk): "update through import_export" for pk in unmapped.values()}
+    added = dict(LogEntry.objects.filter(action_flag=ADDITION).values_list(
+        "object_repr", "object_id"))
+    assert added == {f"{sku} @ ATVPDKIKX0DER": str(pk) for sku, pk in ids.items()}
+    assert Listing.objects.filter(item__sku="MUG-1").count() == 2300
+    assert len(mapped) == 1 and sorted(mapped[0]) == sorted(ids.values())
