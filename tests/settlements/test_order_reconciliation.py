@@ -161,7 +161,8 @@ def test_the_reconciliation_page_shows_the_per_sku_result(account, superuser, cl
     assert page.status_code == 200
     text = page.content.decode()
     assert "2 orders checked, 1 issue(s)." in text
-    assert f"<td>{OTHER}</td><td class=\"num\">19.00 USD</td><td class=\"num\">20.00 USD</td>" in text
+    assert (f"<td>{OTHER}</td><td class=\"num\">19.00 USD</td>"
+            "<td class=\"num\">20.00 USD</td>") in text
     assert ORDER not in text.split("orders checked")[1]
 
 
