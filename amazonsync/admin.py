@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
-from .adminkit import ReadOnlyAdmin
+from .adminkit import ModelAdmin, ReadOnlyAdmin, TabularInline
 from .crypto import redact_secrets, redact_value
 from .models import ApiCall, SyncException, SyncRun
 from .permissions import ownership_refusal, user_teams
@@ -40,7 +40,7 @@ def _duration(obj) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-class ApiCallInline(admin.TabularInline):
+class ApiCallInline(TabularInline):
     model = ApiCall
     extra = 0
     fields = ("operation", "method", "path", "status_code", "duration_ms", "throttled",
@@ -101,7 +101,7 @@ class NoteForm(forms.Form):
 
 
 @admin.register(SyncException)
-class SyncExceptionAdmin(admin.ModelAdmin):
+class SyncExceptionAdmin(ModelAdmin):
     list_display = ("id", "status", "severity", "sla", "owner_team", "assignee", "reason_code",
                     "object_kind", "object_key", "short_message", "fix_link", "account",
                     "marketplace", "age", "attempts", "occurrences", "last_seen")
@@ -274,3 +274,4 @@ class ApiCallAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "run")
     search_fields = ("request_id", "path", "operation")
     show_full_result_count = False
+from . import admin_auth  # noqa: E402,F401  (users, groups, task tables on the same look)

@@ -24,4 +24,7 @@ class AmazonsyncConfig(AppConfig):
         autodiscover_modules("health")
         # ... and its scheduled housekeeping tasks (register_housekeeping) in <app>/tasks.py.
         autodiscover_modules("tasks")
+        # ... and the panels of the home page made of its data (register_panel) in
+        # <app>/dashboard.py.
+        autodiscover_modules("dashboard")
         post_migrate.connect(_groups_in_step, sender=self, dispatch_uid="groups_in_step")

@@ -47,6 +47,11 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off.")
 
 INSTALLED_APPS = [
+    # django-unfold's look for the whole admin (before django.contrib.admin: its templates win)
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.import_export",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -173,6 +178,26 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+
+# --- The admin's look (django-unfold) ------------------------------------------------
+# The sidebar is grouped by job (amazonsync/navigation.py); the home page is per role
+# (amazonsync/dashboard.py). Fonts, icons and Chart.js are served from unfold's static files:
+# the admin needs no internet.
+UNFOLD = {
+    "SITE_TITLE": "Amazon back office",
+    "SITE_HEADER": "Amazon back office",
+    "SITE_SUBHEADER": "Seller operations",
+    "SITE_SYMBOL": "storefront",
+    "SITE_URL": "/admin/",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "amazonsync.dashboard.dashboard_callback",
+    "STYLES": [lambda request: "/" + STATIC_URL.lstrip("/") + "amazonsync/admin.css"],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "amazonsync.navigation.sidebar",
+    },
+}
 
 # --- Import/export --------------------------------------------------------------------
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"

@@ -16,10 +16,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from simple_history.admin import SimpleHistoryAdmin
 
 from amazonsync.admin import register_object_link
-from amazonsync.adminkit import ReadOnlyAdmin, money_display
+from amazonsync.adminkit import (
+    HistoryAdmin,
+    ModelAdmin,
+    ReadOnlyAdmin,
+    StackedInline,
+    TabularInline,
+    money_display,
+)
 
 from . import selectors, services
 from .forms import FileImportForm, MapListingsForm
@@ -123,7 +129,7 @@ class MappedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Listing)
-class ListingAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
+class ListingAdmin(CatalogImportExportMixin, HistoryAdmin):
     resource_classes = [ListingResource]
     list_display = ("seller_sku", "marketplace_code", "channel", "asin", "item_link",
                     "price_shown", "push_enabled", "last_pushed_quantity", "fba_fulfillable",
@@ -208,7 +214,7 @@ class ListingAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
         self.message_user(request, f"Push disabled on {count} listing(s).")
 
 
-class KitComponentInline(admin.TabularInline):
+class KitComponentInline(TabularInline):
     model = KitComponent
     fk_name = "kit"
     extra = 0
@@ -217,7 +223,7 @@ class KitComponentInline(admin.TabularInline):
     verbose_name_plural = "kit components (this item is a kit of…)"
 
 
-class MerchantStockInline(admin.StackedInline):
+class MerchantStockInline(StackedInline):
     model = MerchantStock
     extra = 0
     max_num = 1
@@ -225,7 +231,7 @@ class MerchantStockInline(admin.StackedInline):
 
 
 @admin.register(Item)
-class ItemAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
+class ItemAdmin(CatalogImportExportMixin, HistoryAdmin):
     resource_classes = [ItemResource]
     inlines = [KitComponentInline, MerchantStockInline]
     list_display = ("sku", "name", "barcode", "active", "kit", "on_hand", "reserved",
@@ -264,7 +270,7 @@ class ItemAdmin(CatalogImportExportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(MerchantStock)
-class MerchantStockAdmin(admin.ModelAdmin):
+class MerchantStockAdmin(ModelAdmin):
     list_display = ("item", "on_hand", "reserved", "available", "updated_at")
     list_select_related = ("item",)
     search_fields = ("item__sku", "item__name")
@@ -292,7 +298,7 @@ class FbaStockAdmin(ReadOnlyAdmin):
         return obj.listing.marketplace.code
 
 
-class InboundShipmentItemInline(admin.TabularInline):
+class InboundShipmentItemInline(TabularInline):
     model = InboundShipmentItem
     extra = 0
     fields = ("seller_sku", "fnsku", "quantity_shipped", "quantity_received", "difference")

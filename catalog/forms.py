@@ -7,7 +7,7 @@ import io
 import zipfile
 
 from django import forms
-from import_export.forms import ImportForm
+from unfold.contrib.import_export.forms import ImportForm
 
 
 class FileImportForm(ImportForm):

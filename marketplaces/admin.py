@@ -3,9 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from amazonsync.adminkit import ReadOnlyAdmin
+from amazonsync.adminkit import HistoryAdmin, ReadOnlyAdmin, TabularInline
 from amazonsync.crypto import redact_secrets, undecryptable
 
 from .models import AccountMarketplace, Marketplace, SellerAccount
@@ -23,7 +22,7 @@ class MarketplaceAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Marketplace._meta.fields]
 
 
-class AccountMarketplaceInline(admin.TabularInline):
+class AccountMarketplaceInline(TabularInline):
     model = AccountMarketplace
     extra = 0
     autocomplete_fields = ("marketplace",)
@@ -59,7 +58,7 @@ def _secret_state(value: str) -> str:
 
 
 @admin.register(SellerAccount)
-class SellerAccountAdmin(SimpleHistoryAdmin):
+class SellerAccountAdmin(HistoryAdmin):
     form = SellerAccountForm
     inlines = [AccountMarketplaceInline]
     list_display = ("name", "selling_partner_id", "region", "active", "client_secret",

@@ -11,10 +11,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from import_export.admin import ImportExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
-from amazonsync.adminkit import ReadOnlyAdmin, money_display
+from amazonsync.adminkit import (
+    ImportExportHistoryAdmin,
+    ModelAdmin,
+    ReadOnlyAdmin,
+    TabularInline,
+    money_display,
+)
 from amazonsync.spreadsheets import CSV, XLSX  # inert formulas, exact keys
 
 from . import selectors, services
@@ -61,7 +65,7 @@ class UnmappedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(TabularInline):
     """Rows shown with their parent, never added or edited here."""
 
     extra = 0
@@ -212,7 +216,7 @@ class OrderAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/orders/order/record_shipment.html", context)
 
 
-class ShipmentLineInline(admin.TabularInline):
+class ShipmentLineInline(TabularInline):
     model = ShipmentLine
     extra = 0
     can_delete = False
@@ -227,7 +231,7 @@ class ShipmentLineInline(admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(ModelAdmin):
     list_display = ("order", "package_reference_id", "carrier", "carrier_code",
                     "tracking_number", "ship_date", "status", "confirmed_at", "short_error")
     list_select_related = ("order",)
@@ -292,7 +296,7 @@ class CustomerAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CarrierMapping)
-class CarrierMappingAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class CarrierMappingAdmin(ImportExportHistoryAdmin):
     resource_classes = [CarrierMappingResource]
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]

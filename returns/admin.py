@@ -12,10 +12,15 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
-from import_export.admin import ExportMixin, ImportExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
-from amazonsync.adminkit import ReadOnlyAdmin, money_display
+from amazonsync.adminkit import (
+    ExportAdmin,
+    ImportExportHistoryAdmin,
+    ModelAdmin,
+    ReadOnlyAdmin,
+    StackedInline,
+    money_display,
+)
 from amazonsync.spreadsheets import CSV  # inert formulas, exact keys
 
 from . import selectors, services
@@ -114,7 +119,7 @@ class GradeForm(forms.ModelForm):
         fields = ("graded_disposition",)
 
 
-class InventoryAdjustmentInline(admin.StackedInline):
+class InventoryAdjustmentInline(StackedInline):
     model = InventoryAdjustment
     fields = ("action", "pool", "quantity", "disposition", "rule", "listing", "item",
               "applied_at", "applied_by", "detail")
@@ -131,7 +136,7 @@ class InventoryAdjustmentInline(admin.StackedInline):
 
 
 @admin.register(ReturnEvent)
-class ReturnEventAdmin(admin.ModelAdmin):
+class ReturnEventAdmin(ModelAdmin):
     form = GradeForm
     change_list_template = "admin/returns/returnevent/change_list.html"
     list_display = ("return_date", "order_id", "seller_sku", "channel", "marketplace",
@@ -273,7 +278,7 @@ class ReturnEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(DispositionRule)
-class DispositionRuleAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class DispositionRuleAdmin(ImportExportHistoryAdmin):
     resource_classes = [DispositionRuleResource]
     import_formats = [CSV]
     export_formats = [CSV]
@@ -337,7 +342,7 @@ class RefundMatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReimbursementCandidate)
-class ReimbursementCandidateAdmin(admin.ModelAdmin):
+class ReimbursementCandidateAdmin(ModelAdmin):
     list_display = ("order_id", "seller_sku", "kind", "status", "marketplace", "quantity",
                     "at_stake", "age_days", "opened_at", "reimbursed")
     list_filter = ("status", "kind", "marketplace")
@@ -383,7 +388,7 @@ class ReimbursementCandidateAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditMemo)
-class CreditMemoAdmin(ExportMixin, admin.ModelAdmin):
+class CreditMemoAdmin(ExportAdmin):
     resource_classes = [CreditMemoResource]
     export_formats = [CSV]
     list_display = ("number", "order_id", "seller_sku", "marketplace", "refund_date",

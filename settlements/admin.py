@@ -18,10 +18,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
-from import_export.admin import ImportExportModelAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
-from amazonsync.adminkit import ReadOnlyAdmin, money_display
+from amazonsync.adminkit import (
+    ImportExportHistoryAdmin,
+    ModelAdmin,
+    ReadOnlyAdmin,
+    TabularInline,
+    money_display,
+)
 from amazonsync.spreadsheets import CSV, XLSX
 
 from . import selectors, services
@@ -66,7 +70,7 @@ class DriftFilter(admin.SimpleListFilter):
         return queryset
 
 
-class JournalBatchInline(admin.TabularInline):
+class JournalBatchInline(TabularInline):
     model = JournalBatch
     fk_name = "settlement"
     extra = 0
@@ -84,7 +88,7 @@ class JournalBatchInline(admin.TabularInline):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(admin.ModelAdmin):
+class SettlementAdmin(ModelAdmin):
     change_list_template = "admin/settlements/settlement/change_list.html"
     list_display = (
         "settlement_id", "account", "marketplace", "end_date", "currency", "total",
@@ -296,7 +300,7 @@ class GLAccountForm(forms.ModelForm):
 
 
 @admin.register(GLAccount)
-class GLAccountAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class GLAccountAdmin(ImportExportHistoryAdmin):
     form = GLAccountForm
     resource_classes = [GLAccountResource]
     import_formats = [CSV, XLSX]
@@ -319,7 +323,7 @@ class GLAccountAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(GLMapping)
-class GLMappingAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class GLMappingAdmin(ImportExportHistoryAdmin):
     resource_classes = [GLMappingResource]
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
@@ -347,7 +351,7 @@ class GLMappingAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
 # --------------------------------------------------------------------------- journals
 
 
-class JournalLineInline(admin.TabularInline):
+class JournalLineInline(TabularInline):
     model = JournalLine
     extra = 0
     can_delete = False
@@ -381,7 +385,7 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(JournalBatch)
-class JournalBatchAdmin(admin.ModelAdmin):
+class JournalBatchAdmin(ModelAdmin):
     list_display = ("reference", "settlement_link", "period", "kind", "status_badge",
                     "debit_total", "credit_total", "balanced_", "unmapped_lines",
                     "prepared_by", "last_changed_by", "approved_by")
