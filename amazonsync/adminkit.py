@@ -7,6 +7,9 @@ and ``money_display`` for one money cell."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from import_export.admin import ExportMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as _UnfoldModelAdmin
@@ -29,12 +32,47 @@ __all__ = [
 ]
 
 
+def next_url(request) -> str | None:
+    """The page a person came from, given as ``?next=`` (same site only), or None."""
+    url = request.GET.get("next") or request.POST.get("next")
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+        return url
+    return None
+
+
 class ModelAdmin(_UnfoldModelAdmin):
-    """The project's admin: unfold's, with filters submitted by a button (lists are large)."""
+    """The project's admin: unfold's, with filters submitted by a button (lists are large).
+
+    A change page opened with ``?next=<url>`` (e.g. the exception queue's fix link) shows a
+    way back and, once saved, returns there."""
 
     list_filter_submit = True
     warn_unsaved_form = True
     compressed_fields = True
+    change_form_outer_before_template = "admin/amazonsync/back_link.html"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        back = next_url(request)
+        if back:
+            extra_context["back_link"] = back
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _back_after_save(self, request, obj):
+        back = next_url(request)
+        if back and not any(key in request.POST for key in
+                            ("_continue", "_addanother", "_saveasnew")):
+            messages.success(request, f"Saved {obj}. You are back where you started.")
+            return HttpResponseRedirect(back)
+        return None
+
+    def response_change(self, request, obj):
+        return self._back_after_save(request, obj) or super().response_change(request, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return (self._back_after_save(request, obj)
+                or super().response_add(request, obj, post_url_continue))
 
 
 class TabularInline(_UnfoldTabularInline):

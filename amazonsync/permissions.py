@@ -17,6 +17,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "marketplaces.marketplace": ("view",),
         "marketplaces.selleraccount": ("view",),
         "marketplaces.accountmarketplace": ("view", "change"),
+        "marketplaces.amazonterm": ("view", "add", "change"),
         "amazonsync.syncrun": ("view",),
         "amazonsync.syncexception": ("view", "change"),
         "amazonsync.apicall": ("view",),
@@ -45,6 +46,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Accounting": {
         "marketplaces.marketplace": ("view",),
+        "marketplaces.amazonterm": ("view", "add", "change"),
         "marketplaces.selleraccount": ("view",),
         "amazonsync.syncrun": ("view",),
         "amazonsync.syncexception": ("view", "change"),

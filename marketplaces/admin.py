@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from amazonsync.adminkit import HistoryAdmin, ReadOnlyAdmin, TabularInline
 from amazonsync.crypto import redact_secrets, undecryptable
 
-from .models import AccountMarketplace, Marketplace, SellerAccount
+from .models import AccountMarketplace, AmazonTerm, Marketplace, SellerAccount
 from .selectors import EXPIRED, EXPIRING, secret_expiry
 from .services import account_set_credentials
 
@@ -145,3 +145,13 @@ class SellerAccountAdmin(HistoryAdmin):
                 rotated_on=form.cleaned_data.get("client_secret_rotated_on")
                 if "client_secret_rotated_on" in form.changed_data else None,
             )
+
+
+@admin.register(AmazonTerm)
+class AmazonTermAdmin(HistoryAdmin):
+    """Amazon's codes with the words people use for them, editable by staff."""
+
+    list_display = ("code", "label", "kind", "description")
+    list_filter = ("kind",)
+    search_fields = ("code", "label", "description")
+    ordering = ("kind", "code")

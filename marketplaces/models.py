@@ -32,7 +32,7 @@ class Marketplace(models.Model):
         ordering = ["region", "code"]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.domain})"
+        return f"{self.domain[:1].upper()}{self.domain[1:]} ({self.code})"
 
 
 class OrdersApiVersion(models.TextChoices):
@@ -132,3 +132,35 @@ class AccountMarketplace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account.name} · {self.marketplace.code}"
+
+
+class TermKind(models.TextChoices):
+    RETURN_REASON = "return_reason", "Return reason"
+    DISPOSITION = "disposition", "Return disposition"
+    TRANSACTION_TYPE = "transaction_type", "Settlement transaction type"
+    AMOUNT_TYPE = "amount_type", "Settlement amount type"
+    FEE_TYPE = "fee_type", "Fee type"
+    EXCEPTION_REASON = "exception_reason", "Exception reason"
+
+
+class AmazonTerm(models.Model):
+    """Amazon's codes (return reasons, dispositions, fee and transaction types) with a label
+    and a plain-language description, shown next to the code wherever the code appears.
+
+    Seeded by data migration; staff may edit the wording or add codes Amazon introduces."""
+
+    kind = models.CharField(max_length=32, choices=TermKind.choices)
+    code = models.CharField(max_length=128, help_text="Exactly as Amazon writes it.")
+    label = models.CharField(max_length=128, help_text="A short name for people.")
+    description = models.TextField(blank=True, help_text="What it means, in plain words.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind", "code"]
+        verbose_name = "Amazon term"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "code"], name="amazonterm_kind_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.code})"

@@ -52,3 +52,17 @@ def rows() -> list[dict]:
         }
         for mid, code, name, domain, region, currency, tz in MARKETPLACES
     ]
+
+
+_BY_CODE = {row[1]: row for row in MARKETPLACES}
+_BY_ID = {row[0]: row for row in MARKETPLACES}
+
+
+def marketplace_label(code_or_id: str) -> str:
+    """A marketplace as people name it: ``Amazon.de (DE)`` for ``DE`` or ``A1PA6795UKMFR9``.
+
+    Reference data, no query. An unknown value is returned as it is."""
+    row = _BY_CODE.get(code_or_id) or _BY_ID.get(code_or_id)
+    if row is None:
+        return code_or_id or ""
+    return f"{row[3][:1].upper()}{row[3][1:]} ({row[1]})"

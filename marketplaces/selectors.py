@@ -8,7 +8,7 @@ from amazonsync.accounts import KEY_CHANGED
 from amazonsync.crypto import undecryptable
 from amazonsync.registry import Flow
 
-from .models import AccountMarketplace, Marketplace, SellerAccount
+from .models import AccountMarketplace, AmazonTerm, Marketplace, SellerAccount
 from .reference import CODE_ALIASES
 
 
@@ -149,3 +149,16 @@ def switched_links(
 def marketplace_ids(*, codes: list[str]) -> dict[str, str]:
     """{code: marketplace id} of the given codes."""
     return dict(Marketplace.objects.filter(code__in=codes).values_list("code", "id"))
+
+
+def terms(kind: str) -> dict[str, AmazonTerm]:
+    """Every Amazon term of a kind by code: one query; a list page reads it once."""
+    return {term.code: term for term in AmazonTerm.objects.filter(kind=kind)}
+
+
+def term_text(kind_terms: dict[str, AmazonTerm], code: str) -> str:
+    """``Label — description`` of a code from ``terms(kind)``, or the code when unknown."""
+    term = kind_terms.get(code)
+    if term is None:
+        return code
+    return f"{term.label}: {term.description}" if term.description else term.label
