@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as _UnfoldModelAdmin
 from unfold.admin import StackedInline as _UnfoldStackedInline
 from unfold.admin import TabularInline as _UnfoldTabularInline
+from unfold.checks import UnfoldModelAdminChecks
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from .money import display as money_display
@@ -41,12 +42,37 @@ def next_url(request) -> str | None:
     return None
 
 
+class _Checks(UnfoldModelAdminChecks):
+    """unfold's checks without the one that reads the permission table: system checks run
+    before ``migrate`` creates it, so on a fresh database they would stop ``migrate`` itself.
+    A dotted action permission is checked for its shape only; Django refuses unknown ones at
+    request time (``has_perm`` is False)."""
+
+    def _check_unfold_action_permission_methods(self, obj):
+        from django.core import checks
+
+        errors = []
+        for getter in ("_get_base_actions_list", "_get_base_actions_detail",
+                       "_get_base_actions_row", "_get_base_actions_submit_line"):
+            for action in getattr(obj, getter)():
+                for permission in getattr(action.method, "allowed_permissions", ()):
+                    if "." in permission:
+                        continue
+                    if not hasattr(obj, f"has_{permission}_permission"):
+                        errors.append(checks.Error(
+                            f"{obj.__class__.__name__} must define has_{permission}_permission()"
+                            f" for the {action.method.original_function_name}() action.",
+                            obj=obj.__class__, id="admin.E129"))
+        return errors
+
+
 class ModelAdmin(_UnfoldModelAdmin):
     """The project's admin: unfold's, with filters submitted by a button (lists are large).
 
     A change page opened with ``?next=<url>`` (e.g. the exception queue's fix link) shows a
     way back and, once saved, returns there."""
 
+    checks_class = _Checks
     list_filter_submit = True
     warn_unsaved_form = True
     compressed_fields = True
