@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 
 from .views import health_dashboard
 
+admin.site.index_title = "Home"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/health/", admin.site.admin_view(health_dashboard), name="health"),
