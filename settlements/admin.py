@@ -1,71 +1,67 @@
-"""Admin for accountants: settlements with their reconciliation, GL chart and mapping rules
-(CSV import/export), journal batches with four-eyes approval and CSV export. Thin: every
-action calls a service; data that came from Amazon is read-only."""
+"""Admin for accountants: settlements with their reconciliation, drift badges and links to
+their lines and journal batches, the lines (an honest count without COUNT(*) over millions of
+rows), the drift charts (one per currency, server-rendered SVG) and the report files. Journal
+batches and the GL chart are in ``admin_journals``. Thin: every action calls a service; data
+that came from Amazon is read-only; money is shown by ``amazonsync.money`` only."""
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import DatabaseError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.db.models import Count, Sum
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
+from unfold.decorators import action
 
-from amazonsync.adminkit import (
-    ImportExportHistoryAdmin,
-    ModelAdmin,
-    ReadOnlyAdmin,
-    TabularInline,
-    money_display,
+from amazonsync.adminkit import ModelAdmin, ReadOnlyAdmin, TabularInline
+from amazonsync.money import display as money_display
+from marketplaces.reference import marketplace_label
+from marketplaces.selectors import terms
+
+from . import (
+    admin_journals,  # noqa: F401  (registers journal batches and the GL chart)
+    selectors,
+    services,
 )
-from amazonsync.spreadsheets import CSV, XLSX
-
-from . import selectors, services
-from .models import (
-    GLAccount,
-    GLMapping,
-    JournalBatch,
-    JournalLine,
-    Settlement,
-    SettlementLine,
-    SettlementReportDocument,
+from .admin_cells import (
+    badge,
+    drift_badge,
+    money_cell,
+    settlement_state,
+    status_badge,
+    term_cell,
 )
-from .resources import GLAccountResource, GLMappingResource
-
-
-def _drift_cell(value, currency):
-    if value is None:
-        return format_html('<span class="drift-na">n/a</span>')
-    if value:
-        return format_html('<span class="drift drift-yes">{}</span>',
-                           money_display(value, currency))
-    return format_html('<span class="drift-ok">{}</span>', money_display(value, currency))
-
+from .drift import drift_charts
+from .models import JournalBatch, Settlement, SettlementLine, SettlementReportDocument
+from .review import MEASURES, needs_review_q
 
 # --------------------------------------------------------------------------- settlements
 
 
 class DriftFilter(admin.SimpleListFilter):
-    title = "drift"
+    title = "reconciliation"
     parameter_name = "drift"
 
     def lookups(self, request, model_admin):
-        return [("yes", "With drift"), ("no", "Reconciled"), ("unmapped", "Unmapped lines")]
+        return [("review", "Needs review"), ("yes", "With drift"), ("no", "Balanced"),
+                ("unmapped", "Lines without a GL account")]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
+        value = self.value()
+        if value == "review":
+            return queryset.filter(needs_review_q())
+        if value == "yes":
             return queryset.filter(has_drift=True)
-        if self.value() == "no":
+        if value == "no":
             return queryset.filter(has_drift=False)
-        if self.value() == "unmapped":
+        if value == "unmapped":
             return queryset.filter(unmapped_lines__gt=0)
         return queryset
 
@@ -76,49 +72,96 @@ class JournalBatchInline(TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("reference", "period", "kind", "status", "debit_total", "credit_total",
-              "unmapped_lines", "prepared_by", "approved_by")
+    verbose_name_plural = "journal batches"
+    fields = ("reference", "period_", "kind", "status_", "debit", "credit",
+              "unmapped_lines", "ready_by", "approved_by")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("prepared_by", "approved_by")
+        return super().get_queryset(request).select_related("ready_by", "approved_by")
+
+    @admin.display(description="accounting month")
+    def period_(self, obj):
+        return f"{obj.period:%B %Y}"
+
+    @admin.display(description="status")
+    def status_(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="debit")
+    def debit(self, obj):
+        return money_cell(obj.debit_total, obj.currency)
+
+    @admin.display(description="credit")
+    def credit(self, obj):
+        return money_cell(obj.credit_total, obj.currency)
+
+
+MONEY_FIELDS = ("total_amount", "sum_of_lines", "internal_drift", "journal_net",
+                "adjustment_net", "journal_drift", "deposit_drift", "previous_reserve",
+                "current_reserve", "reserve_drift")
+
+
+def _money_field(name: str):
+    label = Settlement._meta.get_field(name).verbose_name
+
+    def cell(self, obj):
+        value = getattr(obj, name)
+        if name.endswith("_drift"):
+            unchecked = "Not checked" if name != "deposit_drift" else "No bank deposit yet"
+            return format_html("{} {}", drift_badge(value, obj.currency, unchecked=unchecked),
+                               money_cell(value, obj.currency) if value else "")
+        return money_cell(value, obj.currency)
+
+    cell.short_description = label
+    cell.__name__ = f"{name}_"
+    return cell
 
 
 @admin.register(Settlement)
 class SettlementAdmin(ModelAdmin):
     change_list_template = "admin/settlements/settlement/change_list.html"
-    list_display = (
-        "settlement_id", "account", "marketplace", "end_date", "currency", "total",
-        "line_count", "internal", "journal", "deposit", "reserve", "unmapped_lines",
-        "reconciliation_link",
-    )
-    list_select_related = ("account", "marketplace")
+    list_display = ("settlement_id", "account", "marketplace_", "period", "total",
+                    "lines", "state", "journal_", "links")
+    list_select_related = ("account",)
     list_filter = (DriftFilter, "marketplace", "account", "currency", "end_date")
     search_fields = ("=settlement_id",)
     date_hierarchy = "end_date"
     inlines = [JournalBatchInline]
     actions = ["rebuild_journals", "reconcile"]
+    actions_detail = ["open_lines", "open_reconciliation", "open_batches"]
     fieldsets = (
-        ("From Amazon", {"fields": (
-            "account", "marketplace", "settlement_id", "start_date", "end_date",
-            "deposit_date", "total_amount", "currency", "line_count", "sum_of_lines",
-            "source_name", "report_document_id", "imported_at", "columns")}),
-        ("Bank", {"fields": ("bank_deposit_amount",)}),
-        ("Reconciliation", {"fields": (
-            "internal_drift", "journal_net", "adjustment_net", "journal_drift",
-            "deposit_drift",
-            "previous_reserve", "current_reserve", "reserve_drift", "unmapped_lines",
-            "order_issues", "has_drift", "reconciled_at")}),
+        ("Overview", {"classes": ["tab"], "fields": (
+            "state", "account", "marketplace_", "settlement_id", "period", "deposit_date",
+            "total_amount_", "lines", "links")}),
+        ("Reconciliation", {"classes": ["tab"], "fields": (
+            "internal_drift_", "journal_net_", "adjustment_net_", "journal_drift_",
+            "deposit_drift_", "previous_reserve_", "current_reserve_", "reserve_drift_",
+            "unmapped_lines", "order_issues", "reconciled_at")}),
+        ("Bank", {"classes": ["tab"], "fields": ("bank_deposit_amount",)}),
+        ("From Amazon's file", {"classes": ["tab"], "fields": (
+            "currency", "start_date", "end_date", "sum_of_lines_", "source_name",
+            "report_document_id", "imported_at", "columns_")}),
     )
+    total_amount_ = _money_field("total_amount")
+    sum_of_lines_ = _money_field("sum_of_lines")
+    internal_drift_ = _money_field("internal_drift")
+    journal_net_ = _money_field("journal_net")
+    adjustment_net_ = _money_field("adjustment_net")
+    journal_drift_ = _money_field("journal_drift")
+    deposit_drift_ = _money_field("deposit_drift")
+    previous_reserve_ = _money_field("previous_reserve")
+    current_reserve_ = _money_field("current_reserve")
+    reserve_drift_ = _money_field("reserve_drift")
 
     def get_readonly_fields(self, request, obj=None):
         editable = {"bank_deposit_amount"}
         return [f.name for f in Settlement._meta.fields if f.name not in editable] + [
-            "columns"
-        ]
+            f"{name}_" for name in MONEY_FIELDS
+        ] + ["state", "marketplace_", "period", "lines", "links", "columns_"]
 
     def has_add_permission(self, request):
         return False
@@ -126,36 +169,78 @@ class SettlementAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            rows = (cl.queryset.order_by().values("currency")
+                    .annotate(n=Count("pk"), total=Sum("total_amount"))
+                    .order_by("currency"))
+            response.context_data["currency_totals"] = [
+                {"currency": r["currency"], "n": r["n"],
+                 "total": money_display(r["total"], r["currency"])} for r in rows
+            ]
+        return response
+
     def save_model(self, request, obj, form, change):
         services.settlement_record_deposit(
             settlement=obj, amount=form.cleaned_data.get("bank_deposit_amount"),
             user=request.user,
         )
 
-    @admin.display(description="total", ordering="total_amount")
+    @admin.display(description="marketplace", ordering="marketplace")
+    def marketplace_(self, obj):
+        return marketplace_label(obj.marketplace_id) if obj.marketplace_id else "unknown"
+
+    @admin.display(description="period", ordering="end_date")
+    def period(self, obj):
+        return f"{obj.start_date:%Y-%m-%d} – {obj.end_date:%Y-%m-%d}"
+
+    @admin.display(description="total paid out", ordering="total_amount")
     def total(self, obj):
-        return money_display(obj.total_amount, obj.currency)
+        return money_cell(obj.total_amount, obj.currency)
 
-    @admin.display(description="internal drift", ordering="internal_drift")
-    def internal(self, obj):
-        return _drift_cell(obj.internal_drift, obj.currency)
+    @admin.display(description="lines", ordering="line_count")
+    def lines(self, obj):
+        url = reverse("admin:settlements_settlementline_changelist")
+        return format_html('<a href="{}?settlement__id__exact={}">{} lines</a>', url, obj.pk,
+                           f"{obj.line_count:,}")
 
-    @admin.display(description="journal drift", ordering="journal_drift")
-    def journal(self, obj):
-        return _drift_cell(obj.journal_drift, obj.currency)
+    @admin.display(description="reconciliation", ordering="has_drift")
+    def state(self, obj):
+        return settlement_state(obj)
 
-    @admin.display(description="deposit drift")
-    def deposit(self, obj):
-        return _drift_cell(obj.deposit_drift, obj.currency)
-
-    @admin.display(description="reserve drift")
-    def reserve(self, obj):
-        return _drift_cell(obj.reserve_drift, obj.currency)
+    @admin.display(description="journal batches")
+    def journal_(self, obj):
+        url = reverse("admin:settlements_journalbatch_changelist")
+        return format_html('<a href="{}?settlement__id__exact={}">Journal batches</a>', url,
+                           obj.pk)
 
     @admin.display(description="")
-    def reconciliation_link(self, obj):
+    def links(self, obj):
         url = reverse("admin:settlements_settlement_reconciliation", args=[obj.pk])
-        return format_html('<a href="{}">reconciliation</a>', url)
+        return format_html('<a href="{}">Reconciliation</a>', url)
+
+    @admin.display(description="file columns")
+    def columns_(self, obj):
+        return ", ".join(obj.columns or []) or "—"
+
+    @action(description="Lines", icon="receipt_long")
+    def open_lines(self, request, object_id):
+        return HttpResponseRedirect(
+            reverse("admin:settlements_settlementline_changelist")
+            + f"?settlement__id__exact={int(object_id)}")
+
+    @action(description="Reconciliation", icon="balance")
+    def open_reconciliation(self, request, object_id):
+        return HttpResponseRedirect(
+            reverse("admin:settlements_settlement_reconciliation", args=[int(object_id)]))
+
+    @action(description="Journal batches", icon="menu_book")
+    def open_batches(self, request, object_id):
+        return HttpResponseRedirect(
+            reverse("admin:settlements_journalbatch_changelist")
+            + f"?settlement__id__exact={int(object_id)}")
 
     @admin.action(description="Rebuild journals with the current GL mapping (retry)")
     def rebuild_journals(self, request, queryset):
@@ -187,9 +272,30 @@ class SettlementAdmin(ModelAdmin):
         settlement = get_object_or_404(
             Settlement.objects.select_related("account", "marketplace"), pk=pk
         )
+        data = selectors.reconciliation(settlement)
+        kinds = {"transaction_type": "transaction_type", "amount_type": "amount_type",
+                 "amount_description": "fee_type"}
+        known = {kind: terms(kind) for kind in kinds.values()}
+        for group in data["groups"]:
+            for name, kind in kinds.items():
+                group[f"{name}_cell"] = term_cell(group[name], known[kind])
+        cur = settlement.currency
         context = {
             **self.admin_site.each_context(request),
-            **selectors.reconciliation(settlement),
+            **data,
+            "state": settlement_state(settlement),
+            "checks": {
+                "internal": drift_badge(settlement.internal_drift, cur),
+                "journal": drift_badge(settlement.journal_drift, cur, unchecked="No journal"),
+                "deposit": drift_badge(settlement.deposit_drift, cur,
+                                       unchecked="No bank deposit yet"),
+                "reserve": drift_badge(settlement.reserve_drift, cur),
+            },
+            "journal_booked": (None if settlement.journal_net is None
+                               else settlement.journal_net + settlement.adjustment_net),
+            "batch_rows": [{"batch": b, "status": status_badge(b)} for b in data["batches"]],
+            "line_count_text": f"{settlement.line_count:,} lines",
+            "marketplace": marketplace_label(settlement.marketplace_id or ""),
             "opts": self.model._meta,
             "title": f"Reconciliation of settlement {settlement.settlement_id}",
         }
@@ -198,27 +304,24 @@ class SettlementAdmin(ModelAdmin):
     def drift_chart_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        marketplace = request.GET.get("marketplace") or None
-        account = request.GET.get("account") or None
-        date_from = parse_date(request.GET.get("from") or "") if request.GET.get("from") else None
-        date_to = parse_date(request.GET.get("to") or "") if request.GET.get("to") else None
-        series = selectors.drift_series(
-            account_id=int(account) if account and account.isdigit() else None,
-            marketplace_id=marketplace, date_from=date_from, date_to=date_to,
-        )
-        change_url = reverse("admin:settlements_settlement_change", args=[0]).replace(
-            "/0/", "/{pk}/"
-        )
+        get = request.GET
+        account = get.get("account") or ""
+        measure = get.get("measure") if get.get("measure") in MEASURES else "any"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Settlement drift over time",
-            "series": series,
-            "chart_data": {"series": series, "reconciliation_url": change_url.replace(
-                "/change/", "/reconciliation/")},
+            "title": "Settlement drift",
+            **drift_charts(
+                measure=measure, marketplace_id=get.get("marketplace") or None,
+                account_id=int(account) if account.isdigit() else None,
+                date_from=parse_date(get.get("from") or ""),
+                date_to=parse_date(get.get("to") or ""),
+            ),
             **selectors.drift_chart_choices(),
-            "selected": {"marketplace": marketplace or "", "account": account or "",
-                         "from": request.GET.get("from", ""), "to": request.GET.get("to", "")},
+            "measures": MEASURES.items(),
+            "selected": {"marketplace": get.get("marketplace", ""), "account": account,
+                         "from": get.get("from", ""), "to": get.get("to", ""),
+                         "measure": measure},
         }
         return TemplateResponse(request, "admin/settlements/drift_chart.html", context)
 
@@ -226,8 +329,27 @@ class SettlementAdmin(ModelAdmin):
 # --------------------------------------------------------------------------- lines
 
 
+class LinesPaginator(Paginator):
+    template_name = "admin/settlements/settlementline/pagination.html"
+
+
 class LookaheadChangeList(ChangeList):
-    """Pages without COUNT(*): fetch one row more than a page to know if there is a next."""
+    """Pages without COUNT(*) over the lines: one row more than a page says whether there
+    is a next one. The count shown is still true: a settlement's lines are its stored line
+    count, all lines the sum of those (one small query over settlements); under a search or
+    another filter the list says "more than N" rather than guess."""
+
+    def _known_count(self, request) -> int | None:
+        params = {k for k in request.GET if k not in ("p", "o", "_changelist_filters")}
+        if self.query or params - {"settlement__id__exact"}:
+            return None
+        settlement = request.GET.get("settlement__id__exact")
+        settlements = Settlement.objects.all()
+        if settlement:
+            if not settlement.isdigit():
+                return None
+            settlements = settlements.filter(pk=int(settlement))
+        return settlements.aggregate(n=Sum("line_count"))["n"] or 0
 
     def get_results(self, request):
         per_page = self.list_per_page
@@ -240,21 +362,28 @@ class LookaheadChangeList(ChangeList):
             raise IncorrectLookupParameters(f"page {page} does not exist")
         has_more = len(rows) > per_page
         rows = rows[:per_page]
-        count = offset + len(rows) + (1 if has_more else 0)
-        self.paginator = Paginator(range(count), per_page)
+        seen = offset + len(rows)
+        known = self._known_count(request)
+        if known is not None and known >= seen and (has_more or known == seen):
+            count, self.count_text = known, f"{known:,} settlement lines"
+        else:
+            count = seen + (1 if has_more else 0)
+            self.count_text = (f"more than {seen:,} settlement lines" if has_more
+                               else f"{seen:,} settlement lines")
+        self.paginator = LinesPaginator(range(count), per_page)
         self.result_count = count
         self.show_full_result_count = False
         self.show_admin_actions = True
         self.full_result_count = None
         self.result_list = rows
         self.can_show_all = False
-        self.multi_page = has_more or page > 1
+        self.multi_page = count > per_page or page > 1
 
 
 @admin.register(SettlementLine)
 class SettlementLineAdmin(ReadOnlyAdmin):
-    list_display = ("settlement", "line_number", "transaction_type", "amount_type",
-                    "amount_description", "amount", "order_id", "sku", "posted_date")
+    list_display = ("settlement_", "line_number", "posted_date", "transaction_type_",
+                    "amount_type_", "amount_description_", "amount_", "order_id", "sku")
     list_select_related = ("settlement",)
     show_full_result_count = False
     list_per_page = 100
@@ -263,6 +392,11 @@ class SettlementLineAdmin(ReadOnlyAdmin):
 
     def get_changelist(self, request, **kwargs):
         return LookaheadChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        self._terms = {kind: terms(kind) for kind in
+                       ("transaction_type", "amount_type", "fee_type")}
+        return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _ = super().get_search_results(request, queryset, search_term)
@@ -278,253 +412,57 @@ class SettlementLineAdmin(ReadOnlyAdmin):
             lookup, value, request
         )
 
+    def _term(self, kind: str, code: str):
+        return term_cell(code, getattr(self, "_terms", {}).get(kind, {}))
 
-# --------------------------------------------------------------------------- GL
-
-
-class GLAccountForm(forms.ModelForm):
-    class Meta:
-        model = GLAccount
-        fields = "__all__"
-
-    def clean_code(self):
-        code = self.cleaned_data["code"]
-        if self.instance.pk and code != self.instance.code:
-            reference = selectors.gl_account_pinned_by(self.instance)
-            if reference:
-                raise forms.ValidationError(
-                    f"This account is used by approved journal batch {reference}: its code "
-                    "cannot change. Create a new account and map to it instead."
-                )
-        return code
-
-
-@admin.register(GLAccount)
-class GLAccountAdmin(ImportExportHistoryAdmin):
-    form = GLAccountForm
-    resource_classes = [GLAccountResource]
-    import_formats = [CSV, XLSX]
-    export_formats = [CSV, XLSX]
-    list_display = ("code", "name", "type", "role", "active")
-    list_filter = ("type", "active")
-    search_fields = ("code", "name")
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
-        if obj is not None and selectors.gl_account_pinned_by(obj):
-            readonly.append("code")  # approved books re-export as approved
-        return readonly
-
-    def save_model(self, request, obj, form, change):
-        try:
-            services.gl_account_save(account=obj, user=request.user)
-        except services.SettlementError as exc:
-            raise PermissionDenied(str(exc)) from exc
-
-
-@admin.register(GLMapping)
-class GLMappingAdmin(ImportExportHistoryAdmin):
-    resource_classes = [GLMappingResource]
-    import_formats = [CSV, XLSX]
-    export_formats = [CSV, XLSX]
-    list_display = ("transaction_type_", "amount_type_", "amount_description_", "pattern",
-                    "marketplace", "gl_account", "memo")
-    list_select_related = ("gl_account", "marketplace")
-    list_filter = ("gl_account", "marketplace", "pattern")
-    search_fields = ("transaction_type", "amount_type", "amount_description",
-                     "gl_account__code")
-    autocomplete_fields = ()
-
-    @admin.display(description="transaction type", ordering="transaction_type")
-    def transaction_type_(self, obj):
-        return obj.transaction_type or "(any)"
-
-    @admin.display(description="amount type", ordering="amount_type")
-    def amount_type_(self, obj):
-        return obj.amount_type or "(any)"
-
-    @admin.display(description="amount description", ordering="amount_description")
-    def amount_description_(self, obj):
-        return obj.amount_description or "(any)"
-
-
-# --------------------------------------------------------------------------- journals
-
-
-class JournalLineInline(TabularInline):
-    model = JournalLine
-    extra = 0
-    can_delete = False
-    fields = ("entry_date", "gl_account", "role", "debit", "credit", "currency", "memo",
-              "explanation", "recorded_by")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gl_account", "recorded_by")
-
-
-class AdjustmentForm(forms.Form):
-    account = forms.ModelChoiceField(
-        queryset=GLAccount.objects.filter(active=True).exclude(
-            role=GLAccount.Role.AMAZON_CLEARING
-        ),
-        label="GL account", help_text="where the difference belongs",
-    )
-    amount = forms.DecimalField(
-        max_digits=18, decimal_places=4,
-        help_text="positive: Amazon owes us (credited to the account); negative: debited. "
-                  "The Amazon clearing account takes the other side.",
-    )
-    explanation = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="why: kept with the journal and shown to whoever approves it",
-    )
-
-
-@admin.register(JournalBatch)
-class JournalBatchAdmin(ModelAdmin):
-    list_display = ("reference", "settlement_link", "period", "kind", "status_badge",
-                    "debit_total", "credit_total", "balanced_", "unmapped_lines",
-                    "prepared_by", "last_changed_by", "approved_by")
-    list_select_related = ("settlement", "prepared_by", "last_changed_by", "approved_by")
-    list_filter = ("status", "kind", "period", "currency")
-    search_fields = ("reference", "=settlement__settlement_id")
-    inlines = [JournalLineInline]
-    actions = ["mark_ready", "approve", "return_to_draft", "export_csv", "reverse"]
-    readonly_fields = [f.name for f in JournalBatch._meta.fields] + ["add_adjustment"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # drafts are rebuilt, approved batches are reversed
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_locked:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("settlements.approve_journalbatch"):
-            actions.pop("approve", None)
-        return actions
-
-    @admin.display(description="settlement", ordering="settlement__settlement_id")
-    def settlement_link(self, obj):
-        url = reverse("admin:settlements_settlement_reconciliation", args=[obj.settlement_id])
+    @admin.display(description="settlement", ordering="settlement")
+    def settlement_(self, obj):
+        url = reverse("admin:settlements_settlement_change", args=[obj.settlement_id])
         return format_html('<a href="{}">{}</a>', url, obj.settlement.settlement_id)
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return format_html('<span class="jb-status jb-{}">{}</span>', obj.status,
-                           obj.get_status_display())
+    @admin.display(description="transaction type")
+    def transaction_type_(self, obj):
+        return self._term("transaction_type", obj.transaction_type)
 
-    @admin.display(description="balanced", boolean=True)
-    def balanced_(self, obj):
-        return obj.balanced
+    @admin.display(description="amount type")
+    def amount_type_(self, obj):
+        return self._term("amount_type", obj.amount_type)
 
-    @admin.display(description="explain drift")
-    def add_adjustment(self, obj):
-        if obj is None or obj.pk is None or obj.is_locked:
-            return "—"
-        url = reverse("admin:settlements_journalbatch_adjust", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Add an explained adjustment</a>', url)
+    @admin.display(description="amount description")
+    def amount_description_(self, obj):
+        return self._term("fee_type", obj.amount_description)
 
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("<int:pk>/adjust/", view(self.adjust_view),
-                 name="settlements_journalbatch_adjust"),
-            *super().get_urls(),
-        ]
+    @admin.display(description="amount")
+    def amount_(self, obj):
+        return money_cell(obj.amount, obj.settlement.currency)
 
-    def adjust_view(self, request, pk):
-        batch = get_object_or_404(JournalBatch.objects.select_related("settlement"), pk=pk)
-        if not self.has_change_permission(request, batch):
-            raise PermissionDenied
-        form = AdjustmentForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.journal_batch_add_adjustment(
-                    batch=batch, account=form.cleaned_data["account"],
-                    amount=form.cleaned_data["amount"],
-                    explanation=form.cleaned_data["explanation"], user=request.user,
-                )
-            except services.SettlementError as exc:
-                form.add_error(None, str(exc))
-            else:
-                self.message_user(request, f"Adjustment recorded on {batch.reference}; it is "
-                                           "back in draft for review.")
-                return HttpResponseRedirect(
-                    reverse("admin:settlements_journalbatch_change", args=[batch.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Explained adjustment on {batch.reference}",
-            "batch": batch,
-            "unexplained": selectors.settlement_unexplained(batch.settlement),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/settlements/journalbatch/adjust.html", context)
+    @admin.display(description="other columns")
+    def extra_(self, obj):
+        return "; ".join(f"{key}: {value}" for key, value in (obj.extra or {}).items()) or "—"
 
-    def _each(self, request, queryset, func, done: str):
-        ok = 0
-        for batch in queryset:
-            try:
-                func(batch=batch, user=request.user)
-                ok += 1
-            except services.SettlementError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            except DatabaseError as exc:  # a database guard held where a service did not
-                reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-                self.message_user(
-                    request, f"{batch.reference}: the database refused this: {reason}",
-                    messages.ERROR,
-                )
-        if ok:
-            self.message_user(request, f"{ok} batch(es) {done}.")
+    def get_fields(self, request, obj=None):
+        skip = {"id", "amount", "extra"}
+        return ["settlement_", "amount_"] + [
+            f.name for f in SettlementLine._meta.fields if f.name not in skip
+            and f.name != "settlement"] + ["extra_"]
 
-    @admin.action(description="Mark ready for approval")
-    def mark_ready(self, request, queryset):
-        self._each(request, queryset, services.journal_batch_mark_ready, "marked ready")
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
-    @admin.action(description="Approve (four eyes)", permissions=["change"])
-    def approve(self, request, queryset):
-        self._each(request, queryset, services.journal_batch_approve, "approved")
 
-    @admin.action(description="Return to draft")
-    def return_to_draft(self, request, queryset):
-        self._each(request, queryset, services.journal_batch_return_to_draft,
-                   "returned to draft")
-
-    @admin.action(description="Reverse (correction batch)")
-    def reverse(self, request, queryset):
-        self._each(request, queryset, services.journal_batch_reverse, "reversed")
-
-    @admin.action(description="Export CSV journal (approved batches)")
-    def export_csv(self, request, queryset):
-        try:
-            text = services.journal_batches_export(batches=queryset, user=request.user)
-        except services.SettlementError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return None
-        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="journal-{stamp}.csv"'
-        return response
+# --------------------------------------------------------------------------- report files
 
 
 @admin.register(SettlementReportDocument)
 class SettlementReportDocumentAdmin(ReadOnlyAdmin):
     # a superuser may delete a document's record, so that the flow imports it again
     superuser_may_delete = True
-    list_display = ("report_id", "report_document_id", "account", "settlement", "outcome",
-                    "created_time", "processed_at")
+    list_display = ("report_id", "account", "settlement", "outcome_", "created_time",
+                    "processed_at")
     list_select_related = ("account", "settlement")
     list_filter = ("outcome",)
 
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_(self, obj):
+        colours = {"created": "green", "unchanged": "grey", "conflict": "red"}
+        return badge(obj.get_outcome_display(), colours.get(obj.outcome, "grey"))

@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from amazonsync.money import display as money_display
+
 MONEY = {"max_digits": 18, "decimal_places": 4}
 ZERO = Decimal("0")
 
@@ -23,49 +25,70 @@ class Settlement(models.Model):
     """One V2 settlement report: its summary row and the reconciliation figures."""
 
     account = models.ForeignKey(
-        "marketplaces.SellerAccount", on_delete=models.PROTECT, related_name="settlements"
+        "marketplaces.SellerAccount", on_delete=models.PROTECT, related_name="settlements",
+        verbose_name="seller account",
     )
     marketplace = models.ForeignKey(
         "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", help_text="the marketplace Amazon settled (empty when unknown)",
     )
-    settlement_id = models.CharField("settlement id", max_length=32)
-    start_date = models.DateTimeField()
-    end_date = models.DateTimeField(db_index=True)
-    deposit_date = models.DateTimeField(null=True, blank=True)
-    total_amount = models.DecimalField(**MONEY)
+    settlement_id = models.CharField("settlement id", max_length=32,
+                                     help_text="Amazon's number for this settlement")
+    start_date = models.DateTimeField("period start")
+    end_date = models.DateTimeField("period end", db_index=True)
+    deposit_date = models.DateTimeField("deposit date", null=True, blank=True,
+                                        help_text="when Amazon paid the total out")
+    total_amount = models.DecimalField("total paid out", **MONEY,
+                                       help_text="the settlement's total, as Amazon states it")
     currency = models.CharField(max_length=3)
-    line_count = models.PositiveIntegerField(default=0)
-    sum_of_lines = models.DecimalField(**MONEY, default=ZERO)
-    columns = models.JSONField(default=list, blank=True, help_text="header of the file")
-    summary_extra = models.JSONField(default=dict, blank=True)
+    line_count = models.PositiveIntegerField("lines", default=0)
+    sum_of_lines = models.DecimalField("sum of the lines", **MONEY, default=ZERO)
+    columns = models.JSONField("file columns", default=list, blank=True,
+                               help_text="the header of the file")
+    summary_extra = models.JSONField("other summary values", default=dict, blank=True)
     fingerprint = models.CharField(max_length=64, help_text="sha256 of the parsed content")
-    source_name = models.CharField(max_length=255, blank=True)
-    report_document_id = models.CharField(max_length=255, blank=True)
-    imported_at = models.DateTimeField()
+    source_name = models.CharField("imported from", max_length=255, blank=True)
+    report_document_id = models.CharField("report document id", max_length=255, blank=True)
+    imported_at = models.DateTimeField("imported at")
     # reconciliation, recomputed by settlement_reconcile()
-    internal_drift = models.DecimalField(**MONEY, default=ZERO)
-    journal_net = models.DecimalField(**MONEY, null=True, blank=True)
-    journal_drift = models.DecimalField(**MONEY, null=True, blank=True)
+    internal_drift = models.DecimalField(
+        "internal drift", **MONEY, default=ZERO,
+        help_text="Amazon's total minus the sum of its lines",
+    )
+    journal_net = models.DecimalField("journal net", **MONEY, null=True, blank=True,
+                                      help_text="what the journal batches book")
+    journal_drift = models.DecimalField(
+        "journal drift", **MONEY, null=True, blank=True,
+        help_text="the total minus the journal net and the explained adjustments",
+    )
     bank_deposit_amount = models.DecimalField(
-        **MONEY, null=True, blank=True,
+        "bank deposit", **MONEY, null=True, blank=True,
         help_text="the amount that arrived on the bank account, when recorded",
     )
-    deposit_drift = models.DecimalField(**MONEY, null=True, blank=True)
-    previous_reserve = models.DecimalField(**MONEY, default=ZERO)
-    current_reserve = models.DecimalField(**MONEY, default=ZERO)
-    reserve_drift = models.DecimalField(**MONEY, null=True, blank=True)
-    unmapped_lines = models.PositiveIntegerField(default=0)
-    order_issues = models.PositiveIntegerField(null=True, blank=True)
+    deposit_drift = models.DecimalField("deposit drift", **MONEY, null=True, blank=True,
+                                        help_text="the total minus the bank deposit")
+    previous_reserve = models.DecimalField("reserve carried in", **MONEY, default=ZERO)
+    current_reserve = models.DecimalField("reserve held back", **MONEY, default=ZERO)
+    reserve_drift = models.DecimalField(
+        "reserve drift", **MONEY, null=True, blank=True,
+        help_text="the reserve carried in here against the one the previous settlement held",
+    )
+    unmapped_lines = models.PositiveIntegerField(
+        "lines without a GL account", default=0,
+        help_text="lines no GL mapping rule covers: they keep the journal in draft",
+    )
+    order_issues = models.PositiveIntegerField("order issues", null=True, blank=True)
     adjustment_net = models.DecimalField(
-        **MONEY, default=ZERO,
+        "explained adjustments", **MONEY, default=ZERO,
         help_text="net of the explained adjustment lines recorded by accountants",
     )
-    has_drift = models.BooleanField(default=False, db_index=True)
-    reconciled_at = models.DateTimeField(null=True, blank=True)
+    has_drift = models.BooleanField("has drift", default=False, db_index=True)
+    reconciled_at = models.DateTimeField("reconciled at", null=True, blank=True)
 
     class Meta:
         ordering = ["-end_date", "-id"]
+        verbose_name = "settlement"
+        verbose_name_plural = "settlements"
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "settlement_id"], name="uniq_settlement_account_id"
@@ -78,7 +101,7 @@ class Settlement(models.Model):
         indexes = [models.Index(fields=["marketplace", "end_date"])]
 
     def __str__(self) -> str:
-        return f"Settlement {self.settlement_id} ({self.currency} {self.total_amount})"
+        return f"Settlement {self.settlement_id}"
 
 
 class SettlementLine(models.Model):
@@ -91,29 +114,31 @@ class SettlementLine(models.Model):
         Settlement, on_delete=models.CASCADE, related_name="lines", db_index=False,
         db_constraint=False,
     )
-    line_number = models.PositiveIntegerField()
-    transaction_type = models.TextField(blank=True)
-    order_id = models.TextField(blank=True)
-    merchant_order_id = models.TextField(blank=True)
-    adjustment_id = models.TextField(blank=True)
-    shipment_id = models.TextField(blank=True)
-    marketplace_name = models.TextField(blank=True)
-    amount_type = models.TextField(blank=True)
-    amount_description = models.TextField(blank=True)
+    line_number = models.PositiveIntegerField("line")
+    transaction_type = models.TextField("transaction type", blank=True)
+    order_id = models.TextField("Amazon order", blank=True)
+    merchant_order_id = models.TextField("merchant order", blank=True)
+    adjustment_id = models.TextField("adjustment id", blank=True)
+    shipment_id = models.TextField("shipment id", blank=True)
+    marketplace_name = models.TextField("marketplace", blank=True)
+    amount_type = models.TextField("amount type", blank=True)
+    amount_description = models.TextField("amount description", blank=True)
     amount = models.DecimalField(**MONEY)
-    fulfillment_id = models.TextField(blank=True)
-    posted_date = models.DateField(null=True, blank=True)
-    posted_date_time = models.DateTimeField(null=True, blank=True)
-    order_item_code = models.TextField(blank=True)
-    merchant_order_item_id = models.TextField(blank=True)
-    merchant_adjustment_item_id = models.TextField(blank=True)
-    sku = models.TextField(blank=True)
-    quantity_purchased = models.IntegerField(null=True, blank=True)
-    promotion_id = models.TextField(blank=True)
-    extra = models.JSONField(default=dict, blank=True)
+    fulfillment_id = models.TextField("fulfilment", blank=True)
+    posted_date = models.DateField("posted on", null=True, blank=True)
+    posted_date_time = models.DateTimeField("posted at", null=True, blank=True)
+    order_item_code = models.TextField("order item", blank=True)
+    merchant_order_item_id = models.TextField("merchant order item", blank=True)
+    merchant_adjustment_item_id = models.TextField("merchant adjustment item", blank=True)
+    sku = models.TextField("SKU", blank=True)
+    quantity_purchased = models.IntegerField("quantity", null=True, blank=True)
+    promotion_id = models.TextField("promotion", blank=True)
+    extra = models.JSONField("other columns", default=dict, blank=True)
 
     class Meta:
         ordering = ["settlement", "line_number"]
+        verbose_name = "settlement line"
+        verbose_name_plural = "settlement lines"
         constraints = [
             models.UniqueConstraint(
                 fields=["settlement", "line_number"], name="uniq_settlement_line_number"
@@ -121,7 +146,7 @@ class SettlementLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.settlement_id}:{self.line_number} {self.transaction_type} {self.amount}"
+        return f"Line {self.line_number}: {self.transaction_type or 'no type'}"
 
 
 class GLAccount(models.Model):
@@ -137,16 +162,22 @@ class GLAccount(models.Model):
         AMAZON_CLEARING = "amazon_clearing", "Amazon clearing (balances every batch)"
         BANK_CLEARING = "bank_clearing", "Bank clearing (deposits)"
 
-    code = models.CharField(max_length=32, unique=True)
+    code = models.CharField(max_length=32, unique=True,
+                            help_text="the account number in the ledger")
     name = models.CharField(max_length=128)
     type = models.CharField(max_length=16, choices=Type.choices)
-    role = models.CharField(max_length=32, choices=Role.choices, blank=True, default="")
-    active = models.BooleanField(default=True)
+    role = models.CharField(
+        max_length=32, choices=Role.choices, blank=True, default="",
+        help_text="a special part this account plays in every journal (at most one each)",
+    )
+    active = models.BooleanField(default=True,
+                                 help_text="inactive accounts take no new lines")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
         verbose_name = "GL account"
+        verbose_name_plural = "GL accounts"
         constraints = [
             models.UniqueConstraint(
                 fields=["role"], condition=~Q(role=""), name="uniq_glaccount_role"
@@ -166,23 +197,29 @@ class GLMapping(models.Model):
     before a general one, then more exact fields, then longer literal text.
     """
 
-    transaction_type = models.CharField(max_length=128, blank=True)
-    amount_type = models.CharField(max_length=128, blank=True)
-    amount_description = models.CharField(max_length=255, blank=True)
+    transaction_type = models.CharField("transaction type", max_length=128, blank=True,
+                                        help_text="empty: any transaction type")
+    amount_type = models.CharField("amount type", max_length=128, blank=True,
+                                   help_text="empty: any amount type")
+    amount_description = models.CharField("amount description", max_length=255, blank=True,
+                                          help_text="empty: any amount description")
     pattern = models.BooleanField(
-        default=False, help_text="treat the fields as patterns (* and ?) instead of exact text"
+        "pattern", default=False,
+        help_text="treat the fields as patterns (* and ?) instead of exact text",
     )
     marketplace = models.ForeignKey(
         "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", help_text="empty: every marketplace",
     )
-    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="mappings")
+    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="mappings",
+                                   verbose_name="GL account")
     memo = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["transaction_type", "amount_type", "amount_description", "marketplace"]
         verbose_name = "GL mapping"
+        verbose_name_plural = "GL mappings"
         constraints = [
             models.UniqueConstraint(
                 fields=["transaction_type", "amount_type", "amount_description", "pattern"],
@@ -220,43 +257,61 @@ class JournalBatch(models.Model):
     settlement = models.ForeignKey(
         Settlement, on_delete=models.PROTECT, related_name="journal_batches"
     )
-    period = models.DateField(help_text="first day of the accounting month")
+    period = models.DateField("accounting month", help_text="first day of the accounting month")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.JOURNAL)
-    generation = models.PositiveIntegerField(default=1)
+    generation = models.PositiveIntegerField(
+        default=1, help_text="1 for the month's first batch; one more after each reversal",
+    )
     reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by",
+        help_text="the approved batch this reversal takes back",
     )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     currency = models.CharField(max_length=3)
-    entry_date = models.DateField()
+    entry_date = models.DateField("entry date", help_text="the date the journal is booked on")
     reference = models.CharField(max_length=64)
-    unmapped_lines = models.PositiveIntegerField(default=0)
-    debit_total = models.DecimalField(**MONEY, default=ZERO)
-    credit_total = models.DecimalField(**MONEY, default=ZERO)
+    unmapped_lines = models.PositiveIntegerField(
+        "lines without a GL account", default=0,
+        help_text="settlement lines no GL mapping rule covers: the batch stays in draft",
+    )
+    debit_total = models.DecimalField("total debit", **MONEY, default=ZERO)
+    credit_total = models.DecimalField("total credit", **MONEY, default=ZERO)
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name="built by",
+        help_text="who built the batch (empty: the settlement import)",
     )
     last_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name="last changed by",
     )
+    ready_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", verbose_name="prepared by",
+        help_text="the accountant who marked it ready for approval",
+    )
+    ready_at = models.DateTimeField("prepared at", null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name="approved by",
     )
-    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField("approved at", null=True, blank=True)
     exported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name="exported by",
     )
-    exported_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    exported_at = models.DateTimeField("exported at", null=True, blank=True)
+    created_at = models.DateTimeField("created at", auto_now_add=True)
+    history = HistoricalRecords(
+        excluded_fields=["created_at"],
+        verbose_name="historical journal batch",
+    )
 
     class Meta:
         ordering = ["-period", "-id"]
+        verbose_name = "journal batch"
         verbose_name_plural = "journal batches"
         permissions = [("approve_journalbatch", "Can approve journal batches (four eyes)")]
         constraints = [
@@ -306,10 +361,12 @@ class JournalLine(models.Model):
         DEPOSIT = "deposit", "Deposit"
         ADJUSTMENT = "adjustment", "Explained adjustment"
 
-    batch = models.ForeignKey(JournalBatch, on_delete=models.CASCADE, related_name="lines")
-    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.LINE)
-    entry_date = models.DateField()
+    batch = models.ForeignKey(JournalBatch, on_delete=models.CASCADE, related_name="lines",
+                              verbose_name="journal batch")
+    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="GL account")
+    role = models.CharField("from", max_length=16, choices=Role.choices, default=Role.LINE)
+    entry_date = models.DateField("entry date")
     debit = models.DecimalField(**MONEY, default=ZERO)
     credit = models.DecimalField(**MONEY, default=ZERO)
     currency = models.CharField(max_length=3)
@@ -324,6 +381,8 @@ class JournalLine(models.Model):
 
     class Meta:
         ordering = ["batch", "id"]
+        verbose_name = "journal line"
+        verbose_name_plural = "journal lines"
         constraints = [
             models.CheckConstraint(
                 condition=~Q(role="adjustment") | (~Q(explanation="")
@@ -341,8 +400,9 @@ class JournalLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
-        return f"{self.gl_account_id} {side} {self.currency}"
+        if self.debit:
+            return f"Debit {money_display(self.debit, self.currency)}"
+        return f"Credit {money_display(self.credit, self.currency)}"
 
 
 class SettlementReportDocument(models.Model):
@@ -356,17 +416,19 @@ class SettlementReportDocument(models.Model):
     account = models.ForeignKey(
         "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
     )
-    report_id = models.CharField(max_length=64)
-    report_document_id = models.CharField(max_length=255)
-    created_time = models.DateTimeField(null=True, blank=True)
+    report_id = models.CharField("report id", max_length=64)
+    report_document_id = models.CharField("report document id", max_length=255)
+    created_time = models.DateTimeField("created by Amazon at", null=True, blank=True)
     settlement = models.ForeignKey(
         Settlement, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
     )
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    processed_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField("processed at", auto_now_add=True)
 
     class Meta:
         ordering = ["-processed_at"]
+        verbose_name = "settlement report file"
+        verbose_name_plural = "settlement report files"
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "report_document_id"], name="uniq_settlement_report_document"
@@ -374,4 +436,4 @@ class SettlementReportDocument(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.report_id} ({self.outcome})"
+        return f"Report {self.report_id} ({self.get_outcome_display().lower()})"

@@ -454,7 +454,7 @@ def mapping_groups(settlement: Settlement) -> list[dict]:
 def reconciliation(settlement: Settlement) -> dict:
     batches = list(
         settlement.journal_batches.select_related(
-            "prepared_by", "approved_by", "last_changed_by", "reverses"
+            "prepared_by", "ready_by", "approved_by", "last_changed_by", "reverses"
         ).order_by("period", "kind", "generation")
     )
     journal_by_period = (

@@ -87,7 +87,10 @@ def journal_batch_mark_ready(*, batch: JournalBatch, user) -> JournalBatch:
         _refuse_unreconciled(batch, "marked ready")
         batch.status = JournalBatch.Status.READY
         batch.last_changed_by = user
-        batch.save(update_fields=["status", "last_changed_by"])
+        batch.ready_by = user
+        batch.ready_at = timezone.now()
+        batch._change_reason = f"Marked ready for approval by {user}"
+        batch.save(update_fields=["status", "last_changed_by", "ready_by", "ready_at"])
         return batch
 
 
@@ -97,7 +100,9 @@ def journal_batch_return_to_draft(*, batch: JournalBatch, user) -> JournalBatch:
         refuse_locked(batch, "returned to draft")
         batch.status = JournalBatch.Status.DRAFT
         batch.last_changed_by = user
-        batch.save(update_fields=["status", "last_changed_by"])
+        batch.ready_by, batch.ready_at = None, None
+        batch._change_reason = f"Returned to draft by {user}"
+        batch.save(update_fields=["status", "last_changed_by", "ready_by", "ready_at"])
         return batch
 
 
@@ -132,5 +137,6 @@ def journal_batch_approve(*, batch: JournalBatch, user) -> JournalBatch:
         batch.status = JournalBatch.Status.APPROVED
         batch.approved_by = user
         batch.approved_at = timezone.now()
+        batch._change_reason = f"Approved by {user} (four eyes)"
         batch.save(update_fields=["status", "approved_by", "approved_at"])
         return batch

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from amazonsync.money import decimals, quantize
+from amazonsync.money import display as money_display
 
 from ..models import GLAccount, JournalBatch, JournalLine
 from .approval import user_is_accountant
@@ -75,7 +76,11 @@ def journal_batch_add_adjustment(
         batch_totals_refresh(batch)
         batch.status = JournalBatch.Status.DRAFT
         batch.last_changed_by = user
-        batch.save(update_fields=["debit_total", "credit_total", "status", "last_changed_by"])
+        batch.ready_by, batch.ready_at = None, None
+        batch._change_reason = (f"Explained adjustment of {money_display(amount, batch.currency)}"
+                                f" on {account.code} recorded by {user}: back to draft")
+        batch.save(update_fields=["debit_total", "credit_total", "status", "last_changed_by",
+                                  "ready_by", "ready_at"])
         settlement_reconcile(settlement=batch.settlement)
         return batch.lines.filter(gl_account=account, role=JournalLine.Role.ADJUSTMENT).latest(
             "pk"
@@ -158,6 +163,7 @@ def journal_batch_reverse(*, batch: JournalBatch, user) -> JournalBatch:
             ]
         )
         batch_totals_refresh(reversal)
+        reversal._change_reason = f"Reversal of {batch.reference} prepared by {user}"
         reversal.save(update_fields=["debit_total", "credit_total"])
         settlement_journal_build(settlement=batch.settlement, user=user)
         return reversal

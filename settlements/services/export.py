@@ -63,5 +63,6 @@ def journal_batches_export(*, batches: Iterable[JournalBatch], user) -> str:
                 b.status = JournalBatch.Status.EXPORTED
                 b.exported_at = now
                 b.exported_by = user
+                b._change_reason = f"Exported in the CSV journal by {user}"
                 b.save(update_fields=["status", "exported_at", "exported_by"])
         return out.getvalue()

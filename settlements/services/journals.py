@@ -250,11 +250,13 @@ def _batch_rebuild(settlement: Settlement, batch: JournalBatch, plan: _Plan, use
     _write_lines(batch, plan.lines, settlement.currency)
     batch.unmapped_lines = plan.unmapped
     batch.status = JournalBatch.Status.DRAFT
+    batch.ready_by, batch.ready_at = None, None
+    batch._change_reason = "Rebuilt from the settlement lines and the GL mapping: back to draft"
     if user is not None:
         batch.last_changed_by = user
     batch.save(
         update_fields=["debit_total", "credit_total", "unmapped_lines", "status",
-                       "last_changed_by"]
+                       "last_changed_by", "ready_by", "ready_at"]
     )
     return True
 

@@ -5,6 +5,7 @@ settlement's period block it for good. Service level: holds on SQLite and Postgr
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -267,9 +268,12 @@ def test_admin_says_why_and_records_an_adjustment(account, client, accounting_us
 
     change = client.get(reverse("admin:settlements_journalbatch_change", args=[feb.pk]))
     adjust_url = reverse("admin:settlements_journalbatch_adjust", args=[feb.pk])
-    assert adjust_url in change.content.decode()
+    button = reverse("admin:settlements_journalbatch_adjust_button", args=[feb.pk])
+    assert button in change.content.decode()  # a button on the batch page
+    assert client.get(button)["Location"] == adjust_url
     page = client.get(adjust_url)
-    assert page.status_code == 200 and "unexplained 908.46" in page.content.decode()
+    assert page.status_code == 200
+    assert re.search(r"Unexplained</th><td[^>]*><strong>908.46 EUR", page.content.decode())
     refused = client.post(adjust_url, {"account": GLAccount.objects.get(code="4900").pk,
                                        "amount": "908.46", "explanation": "x"})
     assert refused.status_code == 200 and "Say why" in refused.content.decode()

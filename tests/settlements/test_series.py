@@ -137,7 +137,7 @@ def test_reconciliation_page_says_which_settlement_is_missing(client, superuser,
     import_one(account, 2)
     page = client.get(url).content.decode()
     assert "not imported" not in page
-    assert "(settlement <a" in page and "55500000002" in page
+    assert "held back by settlement <a" in page and "55500000002" in page
 
 
 ALL = [0, 1, 2, 3, 4]
