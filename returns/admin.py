@@ -1,42 +1,64 @@
-"""Returns admin: returns with their stock effect and refund outcome, disposition rules
-(edited by ops), reimbursement candidates with the amount at stake and age, refund matches,
-credit memos (CSV export for the ERP), returns by reason per SKU (chart) and refund latency
-per marketplace. Thin: actions and forms call services."""
+"""Returns admin: returns with their reason and disposition in words, their stock effect and
+refund outcome; disposition rules (edited by ops); the stock adjustments they made; the
+returns by reason per SKU and the refund latency per marketplace. Refund matches,
+reimbursement candidates and credit memos are in ``admin_refunds``. Thin: buttons, actions
+and forms call services."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from unfold.decorators import action, display
+from unfold.enums import ActionVariant
 
 from amazonsync.adminkit import (
-    ExportAdmin,
     ImportExportHistoryAdmin,
     ModelAdmin,
     ReadOnlyAdmin,
     StackedInline,
-    money_display,
 )
 from amazonsync.spreadsheets import CSV  # inert formulas, exact keys
+from marketplaces.models import TermKind
+from marketplaces.reference import marketplace_label
+from marketplaces.selectors import terms
 
-from . import selectors, services
+from . import (
+    admin_refunds,  # noqa: F401  (registers refund matches, candidates, memos)
+    selectors,
+    services,
+)
+from .admin_cells import (
+    BADGE_COLOURS,
+    CSS,
+    OUTCOME_BADGES,
+    ReturnTermCells,
+    RuleTermCells,
+    back_to,
+    disposition_html,
+    marketplace_cell,
+    money_cell,
+    order_and_sku,
+    page_terms,
+    term_html,
+)
 from .defaults import DISPOSITIONS
 from .models import (
-    CreditMemo,
     DispositionRule,
     InventoryAdjustment,
-    RefundMatch,
     RefundOutcome,
-    ReimbursementCandidate,
     ReturnEvent,
 )
-from .resources import CreditMemoResource, DispositionRuleResource
+from .resources import DispositionRuleResource
 
-# --------------------------------------------------------------------------- returns
+# --------------------------------------------------------------------------- filters
 
 
 class MatchedStateFilter(admin.SimpleListFilter):
@@ -61,7 +83,7 @@ class StockEffectFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [("applied", "Applied"), ("pending", "Not applied yet"),
-                ("inspect", "MFN awaiting inspection")]
+                ("inspect", "Merchant fulfilled, awaiting inspection")]
 
     def queryset(self, request, queryset):
         applied = Exists(InventoryAdjustment.objects.filter(return_event=OuterRef("pk")))
@@ -75,41 +97,49 @@ class StockEffectFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DispositionFilter(admin.SimpleListFilter):
+class _CodeFilter(admin.SimpleListFilter):
+    """The codes present in the returns, each by its label with the code after it."""
+
+    kind = ""
+    field = ""
+    none_label = ""
+
+    def lookups(self, request, model_admin):
+        seen = ReturnEvent.objects.order_by().values_list(self.field, flat=True).distinct()
+        words = page_terms(request)(self.kind)
+        out = []
+        for code in sorted(set(seen)):
+            term = words.get(code)
+            label = f"{term.label} ({code})" if term is not None else code
+            out.append((code or "-", label if code else self.none_label))
+        return sorted(out, key=lambda pair: pair[1].lower())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(**{self.field: "" if value == "-" else value})
+
+
+class DispositionFilter(_CodeFilter):
     title = "disposition"
     parameter_name = "disposition"
-
-    def lookups(self, request, model_admin):
-        seen = (ReturnEvent.objects.order_by().values_list("disposition", flat=True)
-                .distinct())
-        return [(d or "-", d or "(none reported)") for d in sorted(set(seen))]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        return queryset.filter(disposition="" if value == "-" else value)
+    kind, field, none_label = TermKind.DISPOSITION, "disposition", "(none reported)"
 
 
-class ReasonFilter(admin.SimpleListFilter):
-    title = "reason"
+class ReasonFilter(_CodeFilter):
+    title = "return reason"
     parameter_name = "reason"
+    kind, field, none_label = TermKind.RETURN_REASON, "reason", "(no reason given)"
 
-    def lookups(self, request, model_admin):
-        seen = ReturnEvent.objects.order_by().values_list("reason", flat=True).distinct()
-        return [(r or "-", r or "(none given)") for r in sorted(set(seen))]
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        return queryset.filter(reason="" if value == "-" else value)
+# --------------------------------------------------------------------------- returns
 
 
 class GradeForm(forms.ModelForm):
     graded_disposition = forms.CharField(
         required=False, label="Disposition found on inspection",
-        help_text="MFN returns: what you found when the unit came back ("
+        help_text="Merchant-fulfilled returns: what you found when the unit came back ("
         + ", ".join(DISPOSITIONS) + "). Saving applies its rule to merchant stock, once.",
         widget=forms.TextInput(attrs={"list": "dispositions"}),
     )
@@ -119,10 +149,28 @@ class GradeForm(forms.ModelForm):
         fields = ("graded_disposition",)
 
 
+def stock_detail_html(detail: dict):
+    """The stock rows an adjustment changed, in words: ``Merchant stock, item 12: on hand
+    5 → 6``."""
+    rows = []
+    for pool, changes in sorted((detail or {}).items()):
+        place = pool.replace("_", " ").replace("fba", "FBA").capitalize()
+        for change in changes:
+            target = "item" if "item" in change else "listing"
+            rows.append((place, target, change.get(target, "?"),
+                         str(change.get("column", "")).replace("_", " "),
+                         change.get("before", "?"), change.get("after", "?")))
+    if not rows:
+        return "No stock changed."
+    return format_html_join(mark_safe("<br>"), "{}, {} {}: {} {} → {}", rows)
+
+
 class InventoryAdjustmentInline(StackedInline):
     model = InventoryAdjustment
+    verbose_name = "stock effect"
+    verbose_name_plural = "stock effect"
     fields = ("action", "pool", "quantity", "disposition", "rule", "listing", "item",
-              "applied_at", "applied_by", "detail")
+              "applied_at", "applied_by_shown", "stock_changed")
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -134,47 +182,65 @@ class InventoryAdjustmentInline(StackedInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @display(description="applied by")
+    def applied_by_shown(self, obj):
+        return obj.applied_by or "the sync"
+
+    @display(description="stock changed")
+    def stock_changed(self, obj):
+        return stock_detail_html(obj.detail)
+
+
+STOCK_EFFECTS = {"sellable": "Back in stock", "quarantine": "Quarantined",
+                 "write_off": "Written off", "none": "No stock effect"}
+
 
 @admin.register(ReturnEvent)
 class ReturnEventAdmin(ModelAdmin):
+    Media = type("Media", (), {"css": CSS})
     form = GradeForm
-    change_list_template = "admin/returns/returnevent/change_list.html"
-    list_display = ("return_date", "order_id", "seller_sku", "channel", "marketplace",
-                    "quantity", "disposition_shown", "reason", "status", "stock_effect",
-                    "refund_outcome")
+    list_display = ("returned", "order_and_sku", "marketplace_shown", "quantity", "reason",
+                    "disposition", "after_return")
     list_filter = ("channel", DispositionFilter, ReasonFilter, MatchedStateFilter,
                    StockEffectFilter, "marketplace", "account")
-    list_select_related = ("marketplace", "refund_match", "adjustment")
+    list_select_related = ("refund_match", "adjustment")
     search_fields = ("order_id", "seller_sku", "license_plate_number", "rma_id", "asin",
                      "fnsku")
     date_hierarchy = "return_date"
     inlines = [InventoryAdjustmentInline]
     actions = ["apply_rules"]
+    actions_list = ["by_reason_page", "latency_page"]
+    actions_detail = ["apply_rule_button"]
     readonly_fields = (
-        "account", "marketplace", "channel", "order_id", "linked_order", "order_line",
+        "account", "marketplace_shown", "channel", "order_id", "linked_order", "order_line",
         "seller_sku", "listing", "item", "asin", "fnsku", "product_name", "quantity",
-        "return_date", "disposition", "reason", "customer_comment", "status",
+        "return_date", "reported_disposition", "reason_shown", "customer_comment", "status",
         "fulfillment_center", "license_plate_number", "rma_id", "received_at",
-        "refunded_amount", "currency", "refund_match", "report_type", "source", "raw",
+        "refunded_shown", "refund_match", "report_type", "source", "report_row",
         "created_at", "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("account", "marketplace", "channel", "order_id", "linked_order",
-                           "order_line", "seller_sku", "listing", "item", "asin", "fnsku",
-                           "product_name")}),
-        ("Return", {"fields": ("return_date", "quantity", "disposition",
-                               "graded_disposition", "reason", "customer_comment", "status",
-                               "fulfillment_center", "license_plate_number", "rma_id",
-                               "received_at", "refunded_amount", "currency")}),
-        ("Refund", {"fields": ("refund_match",)}),
-        ("Source", {"classes": ("collapse",),
-                    "fields": ("report_type", "source", "raw", "created_at", "updated_at")}),
+        ("Return", {"classes": ["tab"], "fields": (
+            "return_date", "order_id", "linked_order", "order_line", "seller_sku",
+            "product_name", "quantity", "reason_shown", "customer_comment",
+            "reported_disposition", "graded_disposition", "status", "refunded_shown",
+            "refund_match")}),
+        ("Where", {"classes": ["tab"], "fields": (
+            "account", "marketplace_shown", "channel", "listing", "item", "asin", "fnsku",
+            "fulfillment_center", "license_plate_number", "rma_id", "received_at")}),
+        ("Source", {"classes": ["tab"], "fields": (
+            "report_type", "source", "report_row", "created_at", "updated_at")}),
     )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(
-            "account", "marketplace", "refund_match", "adjustment", "listing", "item",
-            "linked_order", "order_line")
+            "account", "refund_match", "adjustment", "listing", "item", "linked_order",
+            "order_line")
+
+    def get_list_display(self, request):
+        cells = ReturnTermCells(request)
+        return ["returned", "order_and_sku", "marketplace_shown", "quantity", cells.reason,
+                cells.disposition, "after_return"]
 
     def has_add_permission(self, request):
         return False
@@ -188,24 +254,59 @@ class ReturnEventAdmin(ModelAdmin):
             fields.append("graded_disposition")
         return fields
 
-    @admin.display(description="disposition", ordering="disposition")
-    def disposition_shown(self, obj):
-        if obj.graded_disposition:
-            return f"{obj.graded_disposition} (inspected)"
-        return obj.disposition or "-"
+    # --- cells ---------------------------------------------------------------------
+    @display(description="order", ordering="order_id")
+    def order_and_sku(self, obj):
+        return order_and_sku(obj)
 
-    @admin.display(description="stock effect")
-    def stock_effect(self, obj):
+    @display(description="returned", ordering="return_date")
+    def returned(self, obj):
+        return timezone.localdate(obj.return_date).isoformat()
+
+    @display(description="marketplace", ordering="marketplace")
+    def marketplace_shown(self, obj):
+        return marketplace_cell(obj, channel=True)
+
+    @display(description="stock · refund", ordering="refund_match__outcome")
+    def after_return(self, obj):
+        """What the return did to stock, and whether its refund was matched: two badges."""
         adjustment = getattr(obj, "adjustment", None)
-        if adjustment is None:
-            return "awaiting inspection" if obj.channel == "MFN" and not \
-                obj.effective_disposition else "not applied"
-        return str(adjustment)
+        if adjustment is not None:
+            stock = ("green", STOCK_EFFECTS.get(adjustment.action, adjustment.action))
+        elif obj.channel == "MFN" and not obj.effective_disposition:
+            stock = ("amber", "Awaiting inspection")
+        else:
+            stock = ("grey", "Stock unchanged")
+        match = obj.refund_match
+        refund = (("grey", "Refund not matched") if match is None else
+                  (BADGE_COLOURS[OUTCOME_BADGES[match.outcome]], match.get_outcome_display()))
+        return format_html(
+            '<span class="as-two-lines as-badges"><span class="as-badge as-badge-{}">{}</span>'
+            '<span class="as-badge as-badge-{}">{}</span></span>', *stock, *refund)
 
-    @admin.display(description="refund", ordering="refund_match__outcome")
-    def refund_outcome(self, obj):
-        return obj.refund_match.get_outcome_display() if obj.refund_match else "-"
+    @display(description="return reason")
+    def reason_shown(self, obj):
+        return term_html(terms(TermKind.RETURN_REASON), obj.reason, empty="no reason given")
 
+    @display(description="disposition reported by Amazon")
+    def reported_disposition(self, obj):
+        return disposition_html(terms(TermKind.DISPOSITION), obj.disposition)
+
+    @display(description="refunded")
+    def refunded_shown(self, obj):
+        return money_cell(obj.refunded_amount, obj.currency)
+
+    @display(description="report row")
+    def report_row(self, obj):
+        if not obj.raw:
+            return "—"
+        return format_html(
+            '<table class="as-table">{}</table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+                             ((key, value if value not in ("", None) else "—")
+                              for key, value in obj.raw.items())))
+
+    # --- writes --------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         grade = form.cleaned_data.get("graded_disposition", "")
         if not grade or "graded_disposition" not in form.changed_data:
@@ -216,10 +317,7 @@ class ReturnEventAdmin(ModelAdmin):
         except services.ReturnsError as err:
             messages.error(request, str(err))
             return
-        if outcome.applied:
-            messages.success(request, f"Applied: {outcome.adjustment}.")
-        else:
-            messages.warning(request, f"Recorded; not applied to stock yet: {outcome.pending}.")
+        _tell_outcome(request, outcome)
 
     @admin.action(description="Apply the disposition rule to stock (once)",
                   permissions=["change"])
@@ -232,7 +330,33 @@ class ReturnEventAdmin(ModelAdmin):
         messages.info(request, f"{applied} applied now, {pending} still waiting "
                       "(inspection, rule or mapping); the others were applied already.")
 
-    # --- extra views -------------------------------------------------------------------
+    @action(description="Apply the disposition rule", url_path="apply-rule", icon="inventory",
+            variant=ActionVariant.PRIMARY, permissions=["change"],
+            dialog={"title": "Apply the disposition rule to stock?",
+                    "description": "The rule for this return's disposition moves the units "
+                    "into the right stock, once. Nothing happens if it was applied already.",
+                    "form_submit_text": "Apply"})
+    def apply_rule_button(self, request, form, object_id):
+        event = self.get_object(request, object_id)
+        if event is None:
+            raise Http404("No such return.")
+        outcome = services.return_adjustment_apply(return_event=event, user=request.user)
+        if outcome.adjustment is not None and not outcome.applied:
+            messages.info(request, f"Already applied: {outcome.adjustment}.")
+        else:
+            _tell_outcome(request, outcome)
+        return back_to(request, reverse("admin:returns_returnevent_change",
+                                          args=[event.pk]))
+
+    # --- pages ---------------------------------------------------------------------
+    @action(description="Returns by reason", url_path="by-reason-page", icon="bar_chart")
+    def by_reason_page(self, request):
+        return HttpResponseRedirect(reverse("admin:returns_returnevent_by_reason"))
+
+    @action(description="Refund latency", url_path="latency-page", icon="timer")
+    def latency_page(self, request):
+        return HttpResponseRedirect(reverse("admin:returns_returnevent_latency"))
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -248,30 +372,54 @@ class ReturnEventAdmin(ModelAdmin):
 
     def by_reason_view(self, request):
         if not self.has_view_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied
         sku = request.GET.get("sku", "").strip()
-        rows = selectors.returns_by_reason(sku=sku)
-        reasons = selectors.reasons_overall()
-        palette = ["#417690", "#79aec8", "#e28b3f", "#ba2121", "#5b8c5a", "#8e6bb3",
-                   "#c9a227", "#4a4a4a", "#d17db1", "#2aa198"]
-        colours = {r["reason"]: palette[i % len(palette)] for i, r in enumerate(reasons)}
-        for row in rows:
-            for reason in row["reasons"]:
-                reason["colour"] = colours.get(reason["reason"], "#999")
-        widest = max((row["units"] for row in rows), default=1) or 1
-        for row in rows:
-            row["width"] = round(100 * row["units"] / widest)
         context = self._context(request, "Returns by reason per SKU")
-        context.update({"rows": rows, "reasons": [{**r, "colour": colours[r["reason"]]}
-                                                  for r in reasons], "sku": sku})
+        context.update(_by_reason(request, sku))
         return TemplateResponse(request, "admin/returns/by_reason.html", context)
 
     def latency_view(self, request):
         if not self.has_view_permission(request):
-            return HttpResponse(status=403)
-        context = self._context(request, "Refund processing latency per marketplace")
-        context["rows"] = selectors.refund_latency_by_marketplace()
+            raise PermissionDenied
+        context = self._context(request, "Refund processing time per marketplace")
+        context["rows"] = [{**row, "marketplace_name": marketplace_label(row["marketplace"])}
+                           for row in selectors.refund_latency_by_marketplace()]
         return TemplateResponse(request, "admin/returns/latency.html", context)
+
+
+PALETTE = ["#417690", "#79aec8", "#e28b3f", "#ba2121", "#5b8c5a", "#8e6bb3", "#c9a227",
+           "#4a4a4a", "#d17db1", "#2aa198"]
+
+
+def _by_reason(request, sku: str) -> dict:
+    """The by-reason page's rows and legend: reasons in words, one colour each."""
+    words = page_terms(request)(TermKind.RETURN_REASON)
+    reasons = selectors.reasons_overall()
+    colours = {r["reason"]: PALETTE[i % len(PALETTE)] for i, r in enumerate(reasons)}
+
+    def named(code: str) -> dict:
+        term = words.get(code)
+        if not code:
+            return {"label": "No reason given", "description": "",
+                    "colour": colours.get(code, "#999")}
+        return {"label": term.label if term is not None else code,
+                "description": term.description if term is not None else "",
+                "colour": colours.get(code, "#999")}
+
+    rows = selectors.returns_by_reason(sku=sku)
+    widest = max((row["units"] for row in rows), default=1) or 1
+    for row in rows:
+        row["width"] = round(100 * row["units"] / widest)
+        row["reasons"] = [{**reason, **named(reason["reason"])} for reason in row["reasons"]]
+    return {"rows": rows, "sku": sku,
+            "reasons": [{**r, **named(r["reason"])} for r in reasons]}
+
+
+def _tell_outcome(request, outcome) -> None:
+    if outcome.applied:
+        messages.success(request, f"Applied: {outcome.adjustment}.")
+    else:
+        messages.warning(request, f"Recorded; not applied to stock yet: {outcome.pending}.")
 
 
 # --------------------------------------------------------------------------- rules
@@ -279,23 +427,28 @@ class ReturnEventAdmin(ModelAdmin):
 
 @admin.register(DispositionRule)
 class DispositionRuleAdmin(ImportExportHistoryAdmin):
+    Media = type("Media", (), {"css": CSS})
     resource_classes = [DispositionRuleResource]
     import_formats = [CSV]
     export_formats = [CSV]
-    list_display = ("disposition", "channel_shown", "reason_shown", "action", "amazon_fault",
+    list_display = ("disposition", "channel_shown", "reason", "action", "amazon_fault",
                     "active", "note")
     list_editable = ("action", "amazon_fault", "active")
     list_filter = ("action", "amazon_fault", "active", "channel")
     search_fields = ("disposition", "reason", "note")
     fields = ("disposition", "channel", "reason", "action", "amazon_fault", "active", "note")
 
-    @admin.display(description="channel", ordering="channel")
-    def channel_shown(self, obj):
-        return obj.channel or "any"
+    def get_list_display(self, request):
+        cells = RuleTermCells(request)
+        return [cells.disposition, "channel_shown", cells.reason, "action", "amazon_fault",
+                "active", "note"]
 
-    @admin.display(description="reason", ordering="reason")
-    def reason_shown(self, obj):
-        return obj.reason or "any"
+    def get_list_display_links(self, request, list_display):
+        return [list_display[0]]
+
+    @display(description="channel", ordering="channel")
+    def channel_shown(self, obj):
+        return obj.get_channel_display() if obj.channel else "Both channels"
 
     def save_model(self, request, obj, form, change):
         services.disposition_rule_save(rule=obj, user=request.user)
@@ -303,122 +456,25 @@ class DispositionRuleAdmin(ImportExportHistoryAdmin):
 
 @admin.register(InventoryAdjustment)
 class InventoryAdjustmentAdmin(ReadOnlyAdmin):
+    Media = type("Media", (), {"css": CSS})
     list_display = ("applied_at", "return_event", "action", "pool", "quantity", "listing",
-                    "item", "applied_by")
+                    "item", "applied_by_shown")
     list_filter = ("action", "pool")
-    list_select_related = ("return_event", "listing", "listing__marketplace", "item",
-                           "applied_by")
+    list_select_related = ("return_event", "listing", "item", "applied_by")
     search_fields = ("return_event__order_id", "return_event__seller_sku",
                      "return_event__license_plate_number")
     readonly_fields = ("return_event", "rule", "disposition", "action", "pool", "quantity",
-                       "listing", "item", "detail", "applied_at", "applied_by")
+                       "listing", "item", "stock_changed", "applied_at", "applied_by_shown")
+    fields = readonly_fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(
-            "return_event", "listing", "listing__marketplace", "item", "applied_by", "rule")
+            "return_event", "listing", "item", "applied_by", "rule")
 
+    @display(description="applied by", ordering="applied_by")
+    def applied_by_shown(self, obj):
+        return obj.applied_by or "the sync"
 
-# --------------------------------------------------------------------------- refunds
-
-
-@admin.register(RefundMatch)
-class RefundMatchAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "seller_sku", "channel", "marketplace", "outcome",
-                    "refunded", "refunded_quantity", "returned_quantity", "refunded_at",
-                    "returned_at", "follow_up")
-    list_filter = ("outcome", "channel", "follow_up", "marketplace")
-    list_select_related = ("marketplace",)
-    search_fields = ("order_id", "seller_sku")
-    date_hierarchy = "matched_at"
-    readonly_fields = ("account", "marketplace", "order_id", "seller_sku", "channel",
-                       "outcome", "follow_up", "refunded_amount", "currency",
-                       "refunded_quantity", "refunded_at", "returned_quantity", "returned_at",
-                       "matched_at")
-    exclude = ("refund_lines",)
-
-    @admin.display(description="refunded", ordering="refunded_amount")
-    def refunded(self, obj):
-        return money_display(obj.refunded_amount if obj.currency else None, obj.currency)
-
-
-@admin.register(ReimbursementCandidate)
-class ReimbursementCandidateAdmin(ModelAdmin):
-    list_display = ("order_id", "seller_sku", "kind", "status", "marketplace", "quantity",
-                    "at_stake", "age_days", "opened_at", "reimbursed")
-    list_filter = ("status", "kind", "marketplace")
-    list_select_related = ("marketplace",)
-    search_fields = ("order_id", "seller_sku")
-    ordering = ("status", "opened_at")
-    actions = ["dismiss"]
-    readonly_fields = ("account", "marketplace", "kind", "status", "order_id", "seller_sku",
-                       "quantity", "amount_at_stake", "currency", "opened_at", "match",
-                       "return_event", "reimbursement_line", "reimbursed_amount", "closed_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        at_stake = [{**row, "amount_shown": money_display(row["amount"], row["currency"])}
-                    for row in selectors.candidates_at_stake()]
-        extra_context = {**(extra_context or {}), "at_stake": at_stake}
-        return super().changelist_view(request, extra_context)
-
-    change_list_template = "admin/returns/reimbursementcandidate/change_list.html"
-
-    @admin.display(description="amount at stake", ordering="amount_at_stake")
-    def at_stake(self, obj):
-        return money_display(obj.amount_at_stake, obj.currency)
-
-    @admin.display(description="age (days)", ordering="opened_at")
-    def age_days(self, obj):
-        return selectors.candidate_age_days(obj, now=timezone.now())
-
-    @admin.display(description="reimbursed")
-    def reimbursed(self, obj):
-        return money_display(obj.reimbursed_amount or None, obj.currency)
-
-    @admin.action(description="Dismiss: nothing to claim", permissions=["change"])
-    def dismiss(self, request, queryset):
-        for candidate in queryset:
-            services.candidate_dismiss(candidate=candidate, user=request.user)
-        messages.success(request, "Dismissed.")
-
-
-@admin.register(CreditMemo)
-class CreditMemoAdmin(ExportAdmin):
-    resource_classes = [CreditMemoResource]
-    export_formats = [CSV]
-    list_display = ("number", "order_id", "seller_sku", "marketplace", "refund_date",
-                    "quantity", "total_shown", "exported_at")
-    list_filter = ("currency", "marketplace", ("exported_at", admin.EmptyFieldListFilter))
-    list_select_related = ("marketplace",)
-    search_fields = ("number", "order_id", "seller_sku", "line_key")
-    date_hierarchy = "refund_date"
-    actions = ["export_for_erp"]
-    readonly_fields = ("account", "marketplace", "number", "order_id", "line_key",
-                       "seller_sku", "order_line", "quantity", "currency", "principal", "tax",
-                       "shipping", "promotion", "total", "refund_date", "match", "created_at",
-                       "exported_at", "exported_by")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="total", ordering="total")
-    def total_shown(self, obj):
-        return money_display(obj.total, obj.currency)
-
-    @admin.action(description="Export selected as CSV for the ERP", permissions=["change"])
-    def export_for_erp(self, request, queryset):
-        memos = queryset.select_related("account", "marketplace")
-        text = services.credit_memos_export(memos=memos, user=request.user)
-        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="credit-memos-{stamp}.csv"'
-        return response
-
+    @display(description="stock changed")
+    def stock_changed(self, obj):
+        return stock_detail_html(obj.detail)

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from amazonsync.money import display as money_display
+
 MONEY = {"max_digits": 18, "decimal_places": 4}
 
 
@@ -40,21 +42,27 @@ class DispositionRule(models.Model):
     channel, then the disposition alone.
     """
 
-    disposition = models.CharField(max_length=64, help_text="Amazon's detailed disposition")
+    disposition = models.CharField(
+        max_length=64, help_text="Amazon's detailed disposition code, e.g. CUSTOMER_DAMAGED.")
     channel = models.CharField(max_length=3, choices=Channel.choices, blank=True,
-                               help_text="empty = both channels")
-    reason = models.CharField(max_length=64, blank=True, help_text="empty = any reason")
-    action = models.CharField(max_length=16, choices=Action.choices)
+                               help_text="Empty: returns of both channels.")
+    reason = models.CharField("return reason", max_length=64, blank=True,
+                              help_text="Amazon's return reason code, e.g. SWITCHEROO. "
+                              "Empty: any reason.")
+    action = models.CharField("what happens to the unit", max_length=16,
+                              choices=Action.choices)
     amazon_fault = models.BooleanField(
-        default=False, help_text="unsellable by Amazon's (or its carrier's) fault: "
-        "FBA returns become reimbursement candidates",
+        "Amazon's fault", default=False,
+        help_text="Unsellable by Amazon's (or its carrier's) fault: FBA returns become "
+        "reimbursement candidates.",
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, help_text="Inactive rules are ignored.")
     note = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["disposition", "channel", "reason"]
+        verbose_name = "disposition rule"
         constraints = [
             models.UniqueConstraint(fields=["disposition", "channel", "reason"],
                                     name="uniq_disposition_rule"),
@@ -82,26 +90,30 @@ class RefundMatch(models.Model):
     """Refunds and returns of one (account, order, SKU), and what they add up to."""
 
     account = models.ForeignKey("marketplaces.SellerAccount", on_delete=models.CASCADE,
-                                related_name="+")
+                                related_name="+", verbose_name="seller account")
     marketplace = models.ForeignKey("marketplaces.Marketplace", null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     order_id = models.CharField("order id", max_length=32)
     seller_sku = models.CharField("SKU", max_length=64)
     channel = models.CharField(max_length=3, choices=Channel.choices, blank=True)
     refund_lines = models.ManyToManyField("settlements.SettlementLine", blank=True,
-                                          related_name="+")
-    refunded_amount = models.DecimalField(**MONEY, default=0,
-                                          help_text="principal refunded to the buyer")
+                                          related_name="+", verbose_name="refund lines")
+    refunded_amount = models.DecimalField(
+        "refunded", **MONEY, default=0, help_text="Principal refunded to the buyer.")
     currency = models.CharField(max_length=3, blank=True)
-    refunded_quantity = models.PositiveIntegerField(default=0)
-    refunded_at = models.DateTimeField(null=True, blank=True, help_text="first refund posted")
-    returned_quantity = models.PositiveIntegerField(default=0)
-    returned_at = models.DateTimeField(null=True, blank=True, help_text="first return")
+    refunded_quantity = models.PositiveIntegerField("units refunded", default=0)
+    refunded_at = models.DateTimeField("first refunded", null=True, blank=True,
+                                       help_text="When the first refund was posted.")
+    returned_quantity = models.PositiveIntegerField("units returned", default=0)
+    returned_at = models.DateTimeField("first returned", null=True, blank=True,
+                                       help_text="When the first unit came back.")
     outcome = models.CharField(max_length=32, choices=RefundOutcome.choices, db_index=True)
     follow_up = models.BooleanField(
-        default=False, help_text="MFN refunded without a return after 45 days: ask the buyer"
+        "ask the buyer", default=False,
+        help_text="Merchant fulfilled, refunded and not returned after 45 days: contact the "
+        "buyer.",
     )
-    matched_at = models.DateTimeField()
+    matched_at = models.DateTimeField("matched")
 
     class Meta:
         ordering = ["-matched_at", "-id"]
@@ -132,7 +144,7 @@ class ReturnEvent(models.Model):
     """
 
     account = models.ForeignKey("marketplaces.SellerAccount", on_delete=models.CASCADE,
-                                related_name="returns")
+                                related_name="returns", verbose_name="seller account")
     marketplace = models.ForeignKey("marketplaces.Marketplace", on_delete=models.PROTECT,
                                     related_name="+")
     channel = models.CharField(max_length=3, choices=Channel.choices)
@@ -140,46 +152,65 @@ class ReturnEvent(models.Model):
     seller_sku = models.CharField("SKU", max_length=64)
     linked_order = models.ForeignKey("orders.Order", null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="returns",
-                                     verbose_name="order", help_text="linked when we have it")
+                                     verbose_name="order",
+                                     help_text="Linked when we have the order.")
     order_line = models.ForeignKey("orders.OrderLine", null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="returns")
-    reference = models.CharField(max_length=64, blank=True, help_text="LPN or RMA id")
-    return_date = models.DateTimeField(db_index=True)
-    disposition = models.CharField(max_length=64, blank=True,
-                                   help_text="as Amazon reported it (empty for MFN)")
-    graded_disposition = models.CharField(
+                                   on_delete=models.SET_NULL, related_name="returns",
+                                   verbose_name="order line")
+    reference = models.CharField(max_length=64, blank=True,
+                                 help_text="The LPN (FBA) or the RMA id (merchant fulfilled).")
+    return_date = models.DateTimeField("returned", db_index=True)
+    disposition = models.CharField(
         max_length=64, blank=True,
-        help_text="set by ops after inspecting an MFN return; overrides the reported one",
+        help_text="The unit's state as Amazon reported it (empty for merchant-fulfilled "
+        "returns until inspected).",
+    )
+    graded_disposition = models.CharField(
+        "disposition found on inspection", max_length=64, blank=True,
+        help_text="Set by ops after inspecting a merchant-fulfilled return; it replaces "
+        "the reported one.",
     )
     listing = models.ForeignKey("catalog.Listing", null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="+")
     item = models.ForeignKey("catalog.Item", null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+")
     asin = models.CharField("ASIN", max_length=10, blank=True)
-    fnsku = models.CharField("FNSKU", max_length=10, blank=True)
+    fnsku = models.CharField("FNSKU", max_length=10, blank=True,
+                             help_text="Amazon's fulfilment barcode of the unit.")
     product_name = models.CharField(max_length=500, blank=True)
-    quantity = models.PositiveIntegerField()
-    reason = models.CharField(max_length=64, blank=True, db_index=True)
-    customer_comment = models.TextField(blank=True)
-    status = models.CharField(max_length=64, blank=True)
-    fulfillment_center = models.CharField(max_length=16, blank=True)
-    license_plate_number = models.CharField("LPN", max_length=64, blank=True)
-    rma_id = models.CharField("RMA id", max_length=64, blank=True)
-    received_at = models.DateField(null=True, blank=True,
-                                   help_text="MFN: return delivered to us")
+    quantity = models.PositiveIntegerField("units")
+    reason = models.CharField("return reason", max_length=64, blank=True, db_index=True,
+                              help_text="Amazon's return reason code.")
+    customer_comment = models.TextField("buyer's comment", blank=True)
+    status = models.CharField("Amazon's status", max_length=64, blank=True)
+    fulfillment_center = models.CharField("fulfilment centre", max_length=16, blank=True)
+    license_plate_number = models.CharField(
+        "LPN", max_length=64, blank=True,
+        help_text="License plate number: Amazon's id of the returned unit.")
+    rma_id = models.CharField("RMA id", max_length=64, blank=True,
+                              help_text="The return request's id (merchant fulfilled).")
+    received_at = models.DateField("received", null=True, blank=True,
+                                   help_text="Merchant fulfilled: the day the return reached "
+                                   "us.")
     currency = models.CharField(max_length=3, blank=True)
-    refunded_amount = models.DecimalField(**MONEY, null=True, blank=True,
-                                          help_text="as the MFN report states it")
+    refunded_amount = models.DecimalField(
+        "refunded", **MONEY, null=True, blank=True,
+        help_text="As the merchant-fulfilled returns report states it.")
     refund_match = models.ForeignKey(RefundMatch, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="returns")
-    raw = models.JSONField(default=dict, blank=True, help_text="the report row as read")
+                                     on_delete=models.SET_NULL, related_name="returns",
+                                     verbose_name="refund match")
+    raw = models.JSONField("report row", default=dict, blank=True,
+                           help_text="The report row as it was read.")
     report_type = models.CharField(max_length=64)
-    source = models.CharField(max_length=255, blank=True, help_text="file or document")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    source = models.CharField(max_length=255, blank=True,
+                              help_text="The file or report document it came from.")
+    created_at = models.DateTimeField("first imported", auto_now_add=True)
+    updated_at = models.DateTimeField("last updated", auto_now=True)
 
     class Meta:
         ordering = ["-return_date", "-id"]
+        verbose_name = "return"
+        verbose_name_plural = "returns"
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "order_id", "seller_sku", "reference", "return_date",
@@ -220,25 +251,29 @@ class InventoryAdjustment(models.Model):
     """A return's disposition rule applied to stock: one per return, never twice."""
 
     return_event = models.OneToOneField(ReturnEvent, on_delete=models.PROTECT,
-                                        related_name="adjustment")
+                                        related_name="adjustment", verbose_name="return")
     rule = models.ForeignKey(DispositionRule, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+                             on_delete=models.SET_NULL, related_name="+",
+                             verbose_name="disposition rule")
     disposition = models.CharField(max_length=64)
     action = models.CharField(max_length=16, choices=Action.choices)
-    pool = models.CharField(max_length=24, choices=Pool.choices)
-    quantity = models.IntegerField(help_text="units added to the pool (0: no stock effect)")
+    pool = models.CharField("stock", max_length=24, choices=Pool.choices)
+    quantity = models.IntegerField("units",
+                                   help_text="Units added to the stock (0: no stock effect).")
     listing = models.ForeignKey("catalog.Listing", null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="+")
     item = models.ForeignKey("catalog.Item", null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+")
-    detail = models.JSONField(default=dict, blank=True,
-                              help_text="the stock rows changed, before and after")
-    applied_at = models.DateTimeField()
+    detail = models.JSONField("stock changed", default=dict, blank=True,
+                              help_text="The stock rows changed, before and after.")
+    applied_at = models.DateTimeField("applied")
     applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   help_text="Empty: applied by the sync.")
 
     class Meta:
         ordering = ["-applied_at", "-id"]
+        verbose_name = "stock adjustment"
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=0),
                                    name="adjustment_quantity_not_negative"),
@@ -265,31 +300,37 @@ class ReimbursementCandidate(models.Model):
         DISMISSED = "dismissed", "Dismissed (returned after all)"
 
     account = models.ForeignKey("marketplaces.SellerAccount", on_delete=models.CASCADE,
-                                related_name="+")
+                                related_name="+", verbose_name="seller account")
     marketplace = models.ForeignKey("marketplaces.Marketplace", null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    kind = models.CharField("why", max_length=32, choices=Kind.choices, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN,
                               db_index=True)
     order_id = models.CharField("order id", max_length=32)
     seller_sku = models.CharField("SKU", max_length=64)
-    quantity = models.PositiveIntegerField()
-    amount_at_stake = models.DecimalField(**MONEY, null=True, blank=True)
+    quantity = models.PositiveIntegerField("units")
+    amount_at_stake = models.DecimalField(
+        "at stake", **MONEY, null=True, blank=True,
+        help_text="What the units were refunded or sold for: what Amazon may owe.")
     currency = models.CharField(max_length=3, blank=True)
-    opened_at = models.DateTimeField(help_text="refund or return date the claim rests on")
+    opened_at = models.DateTimeField("opened",
+                                     help_text="The refund or return date the claim rests on.")
     match = models.ForeignKey(RefundMatch, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="candidates")
+                              related_name="candidates", verbose_name="refund match")
     return_event = models.ForeignKey(ReturnEvent, null=True, blank=True,
-                                     on_delete=models.CASCADE, related_name="candidates")
+                                     on_delete=models.CASCADE, related_name="candidates",
+                                     verbose_name="return")
     reimbursement_line = models.ForeignKey(
         "settlements.SettlementLine", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", help_text="the settlement line that paid it",
+        related_name="+", verbose_name="reimbursement line",
+        help_text="The settlement line that paid it.",
     )
-    reimbursed_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    reimbursed_amount = models.DecimalField("reimbursed", **MONEY, null=True, blank=True)
+    closed_at = models.DateTimeField("closed", null=True, blank=True)
 
     class Meta:
         ordering = ["status", "opened_at", "id"]
+        verbose_name = "reimbursement candidate"
         constraints = [
             models.UniqueConstraint(fields=["match"], condition=Q(match__isnull=False),
                                     name="uniq_candidate_per_match"),
@@ -319,32 +360,36 @@ class CreditMemo(models.Model):
     """The buyer's credit for one refunded order line, for the ERP. Amounts are positive."""
 
     account = models.ForeignKey("marketplaces.SellerAccount", on_delete=models.CASCADE,
-                                related_name="+")
+                                related_name="+", verbose_name="seller account")
     marketplace = models.ForeignKey("marketplaces.Marketplace", null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
-    number = models.CharField(max_length=64, unique=True)
+    number = models.CharField("memo number", max_length=64, unique=True)
     order_id = models.CharField("order id", max_length=32)
-    line_key = models.CharField(max_length=64, help_text="order item code, else the SKU")
+    line_key = models.CharField("order line", max_length=64,
+                                help_text="Amazon's order item code, else the SKU.")
     seller_sku = models.CharField("SKU", max_length=64, blank=True)
-    quantity = models.PositiveIntegerField(default=0)
+    quantity = models.PositiveIntegerField("units", default=0)
     currency = models.CharField(max_length=3)
-    principal = models.DecimalField(**MONEY, default=0)
+    principal = models.DecimalField("item price", **MONEY, default=0)
     tax = models.DecimalField(**MONEY, default=0)
     shipping = models.DecimalField(**MONEY, default=0)
-    promotion = models.DecimalField(**MONEY, default=0, help_text="discount taken back")
+    promotion = models.DecimalField(**MONEY, default=0, help_text="The discount taken back.")
     total = models.DecimalField(**MONEY, default=0)
-    refund_date = models.DateField()
+    refund_date = models.DateField("refunded on")
     match = models.ForeignKey(RefundMatch, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="credit_memos")
+                              related_name="credit_memos", verbose_name="refund match")
     order_line = models.ForeignKey("orders.OrderLine", null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="credit_memos")
-    created_at = models.DateTimeField(auto_now_add=True)
-    exported_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="credit_memos",
+                                   verbose_name="order line item")
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    exported_at = models.DateTimeField("exported", null=True, blank=True,
+                                       help_text="Empty: not yet sent to the ERP.")
     exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-refund_date", "-id"]
+        verbose_name = "credit memo"
         constraints = [
             models.UniqueConstraint(fields=["account", "order_id", "line_key"],
                                     name="uniq_credit_memo_order_line"),
@@ -353,4 +398,4 @@ class CreditMemo(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} ({self.currency} {self.total})"
+        return f"{self.number} ({money_display(self.total, self.currency)})"

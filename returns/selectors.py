@@ -1,5 +1,6 @@
-"""Reads for returns: returns by reason per SKU, refund latency per marketplace, and the
-reimbursement candidates with what is at stake."""
+"""Reads for returns: returns by reason per SKU, refund latency per marketplace, the
+reimbursement candidates with what is at stake (per currency, the largest ones), money per
+currency of a list, and how many refunds found their return."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import statistics
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import Count, F, Min, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from .models import RefundMatch, ReimbursementCandidate, ReturnEvent
@@ -19,7 +21,8 @@ def returns_by_reason(*, queryset: QuerySet | None = None, sku: str = "",
                       limit: int = TOP_SKUS) -> list[dict]:
     """Per SKU (most returned first): units, returns and units per reason.
 
-    ``[{"sku", "units", "returns", "reasons": [{"reason", "units", "share"}]}]``; two queries.
+    ``[{"sku", "units", "returns", "reasons": [{"reason", "units", "share"}]}]`` (reason ""
+    when none was given); two queries.
     """
     qs = queryset if queryset is not None else ReturnEvent.objects.all()
     if sku:
@@ -37,7 +40,7 @@ def returns_by_reason(*, queryset: QuerySet | None = None, sku: str = "",
     for row in top:
         units = row["units"] or 0
         reasons = [
-            {"reason": r["reason"] or "(none given)", "units": r["units"],
+            {"reason": r["reason"], "units": r["units"],
              "share": round(100 * r["units"] / units) if units else 0}
             for r in per_reason[row["seller_sku"]]
         ]
@@ -47,11 +50,11 @@ def returns_by_reason(*, queryset: QuerySet | None = None, sku: str = "",
 
 
 def reasons_overall(*, queryset: QuerySet | None = None) -> list[dict]:
-    """Units per reason over all SKUs, for the chart's legend."""
+    """Units per reason over all SKUs, for the chart's legend ("" when none was given)."""
     qs = queryset if queryset is not None else ReturnEvent.objects.all()
     rows = list(qs.values("reason").annotate(units=Sum("quantity")).order_by("-units"))
     total = sum(r["units"] or 0 for r in rows) or 1
-    return [{"reason": r["reason"] or "(none given)", "units": r["units"],
+    return [{"reason": r["reason"], "units": r["units"],
              "share": round(100 * (r["units"] or 0) / total)} for r in rows]
 
 
@@ -110,3 +113,30 @@ def return_gradeable(event: ReturnEvent) -> bool:
     """Ops may still record what they found on inspection: an MFN return not yet applied to
     stock."""
     return event.channel == "MFN" and not hasattr(event, "adjustment")
+
+
+def money_by_currency(queryset: QuerySet, field: str) -> list[dict]:
+    """Rows and the sum of ``field`` per currency of a (filtered) list: one query.
+
+    ``[{"currency", "count", "amount"}]`` by currency; never a total across currencies."""
+    rows = (queryset.order_by().values("currency")
+            .annotate(count=Count("id"), amount=Sum(field)).order_by("currency"))
+    return [{"currency": r["currency"], "count": r["count"],
+             "amount": r["amount"] if r["amount"] is not None else Decimal("0")}
+            for r in rows]
+
+
+def candidates_largest(*, limit: int = 5) -> list[ReimbursementCandidate]:
+    """The largest open candidates, compared within their currency only: each currency's
+    largest first, then each one's second largest, ... (one query)."""
+    ranked = (candidates_open().filter(amount_at_stake__isnull=False)
+              .annotate(rank=Window(RowNumber(), partition_by=[F("currency")],
+                                    order_by=[F("amount_at_stake").desc(), F("id").asc()]))
+              .filter(rank__lte=limit).order_by("rank", "-amount_at_stake", "currency"))
+    return list(ranked[:limit])
+
+
+def refund_outcome_counts() -> dict[str, int]:
+    """How many refund matches have each outcome: one query."""
+    rows = RefundMatch.objects.order_by().values("outcome").annotate(n=Count("id"))
+    return {row["outcome"]: row["n"] for row in rows}

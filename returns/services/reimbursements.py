@@ -187,7 +187,8 @@ def _pick_line(cand: ReimbursementCandidate, lines: list, used: dict[int, int]):
     return best
 
 
-def candidate_dismiss(*, candidate: ReimbursementCandidate, user=None) -> None:
-    """Ops decided there is nothing to claim."""
-    ReimbursementCandidate.objects.filter(pk=candidate.pk, status=Status.OPEN).update(
-        status=Status.DISMISSED, closed_at=timezone.now())
+def candidate_dismiss(*, candidate: ReimbursementCandidate, user=None) -> bool:
+    """Ops decided there is nothing to claim. False when the candidate was not open any more
+    (reimbursed or dismissed already): nothing changes then."""
+    return bool(ReimbursementCandidate.objects.filter(pk=candidate.pk, status=Status.OPEN)
+                .update(status=Status.DISMISSED, closed_at=timezone.now()))

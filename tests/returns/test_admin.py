@@ -167,13 +167,15 @@ def test_by_reason_chart_and_latency_views(client, superuser, ops_user, account,
     populate(account, us, 3)
     client.force_login(superuser)
     page = client.get(url("returnevent_by_reason")).content.decode()
-    assert "SKU-FBA-1" in page and "UNWANTED_ITEM" in page and 'class="bar"' in page
+    assert "SKU-FBA-1" in page and "No longer wanted" in page and 'class="as-bar"' in page
+    assert "UNWANTED_ITEM" not in page  # the reason in words, its meaning on hover
     page = client.get(url("returnevent_by_reason") + "?sku=SKU-MFN-1").content.decode()
     assert "SKU-MFN-1" in page and "LPN" not in page
     response = client.get(url("returnevent_latency"))
     rows = response.context["rows"]
     assert [r["marketplace"] for r in rows] == ["US"] and rows[0]["matches"] == 3
     assert rows[0]["refunded_first"] == 3  # refunded on 8 Sep, returned on 10 Sep
+    assert "Amazon.com (US)" in response.content.decode()
     client.force_login(ops_user)
     assert client.get(url("returnevent_latency")).status_code == 200
     assert b"Returns by reason" in client.get(url("returnevent_changelist")).content
