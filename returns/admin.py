@@ -302,7 +302,7 @@ class ReturnEventAdmin(ModelAdmin):
             return "—"
         return format_html(
             '<table class="as-table">{}</table>',
-            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+            format_html_join("", '<tr><th>{}</th><td title="As the report wrote it">{}</td></tr>',
                              ((key, value if value not in ("", None) else "—")
                               for key, value in obj.raw.items())))
 
@@ -463,8 +463,9 @@ class InventoryAdjustmentAdmin(ReadOnlyAdmin):
     list_select_related = ("return_event", "listing", "item", "applied_by")
     search_fields = ("return_event__order_id", "return_event__seller_sku",
                      "return_event__license_plate_number")
-    readonly_fields = ("return_event", "rule", "disposition", "action", "pool", "quantity",
-                       "listing", "item", "stock_changed", "applied_at", "applied_by_shown")
+    readonly_fields = ("return_event", "rule", "disposition_shown", "action", "pool",
+                       "quantity", "listing", "item", "stock_changed", "applied_at",
+                       "applied_by_shown")
     fields = readonly_fields
 
     def get_queryset(self, request):
@@ -478,3 +479,7 @@ class InventoryAdjustmentAdmin(ReadOnlyAdmin):
     @display(description="stock changed")
     def stock_changed(self, obj):
         return stock_detail_html(obj.detail)
+
+    @display(description="disposition")
+    def disposition_shown(self, obj):
+        return disposition_html(terms(TermKind.DISPOSITION), obj.disposition)
