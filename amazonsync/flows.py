@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,8 +62,10 @@ def register_flow(
     owner_team: str = Team.OPS,
     description: str = "",
     every: int = 60,
+    backfill: bool = False,
 ) -> Callable[[Callable[[FlowContext], None]], Callable[[FlowContext], None]]:
-    """Declare a flow; ``every`` is its schedule's interval in minutes."""
+    """Declare a flow; ``every`` is its schedule's interval in minutes; ``backfill``: it
+    reads again from ``FlowContext.since`` when a person gives a date."""
 
     def decorator(func: Callable[[FlowContext], None]) -> Callable[[FlowContext], None]:
         flow_add(Flow(
@@ -74,10 +77,14 @@ def register_flow(
             description=description or (func.__doc__ or "").strip().split("\n")[0],
             context=FlowContext,
             every=every,
+            backfill=backfill,
         ))
         return func
 
     return decorator
+
+
+PROGRESS_EVERY = 1.0  # seconds between two progress writes of a run's counts
 
 
 @dataclass
@@ -94,14 +101,29 @@ class FlowContext:
         )
     )
     _client: Any = None
+    _progress_at: float = 0.0
 
     @property
     def scope(self) -> str:
         return self.marketplace.pk if self.marketplace else ""
 
+    @property
+    def since(self) -> datetime.datetime | None:
+        """The date a person asked this run to read again from (a backfill), or None."""
+        return self.run.since
+
     def count(self, **increments: int) -> None:
         for key, value in increments.items():
             self.counts[key] += value
+        self._progress()
+
+    def _progress(self) -> None:
+        """Show the counts on the run while it goes, at most every PROGRESS_EVERY seconds
+        (the runner writes the final ones)."""
+        moment = time.monotonic()
+        if moment - self._progress_at >= PROGRESS_EVERY:
+            self._progress_at = moment
+            SyncRun.objects.filter(pk=self.run.pk).update(**self.counts)
 
     @property
     def now(self) -> datetime.datetime:

@@ -19,7 +19,10 @@ class Severity(models.TextChoices):
 
 
 class SyncRun(models.Model):
+    """One run of one flow for one seller account (and marketplace): what it read and wrote."""
+
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
@@ -27,44 +30,63 @@ class SyncRun(models.Model):
         REFUSED = "refused", "Refused (account not usable)"
 
     class Trigger(models.TextChoices):
-        MANUAL = "manual", "Manual"
+        MANUAL = "manual", "By hand (admin)"
         SCHEDULE = "schedule", "Schedule"
         RETRY = "retry", "Exception retry"
         COMMAND = "command", "Command line"
 
     flow = models.CharField(max_length=64, db_index=True)
     account = models.ForeignKey(
-        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="sync_runs"
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="sync_runs",
+        verbose_name="seller account",
     )
     marketplace = models.ForeignKey(
         "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", help_text="Empty for a flow that runs once for the whole account.",
     )
-    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger = models.CharField(
+        "started by", max_length=16, choices=Trigger.choices, default=Trigger.MANUAL
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True
     )
-    started_at = models.DateTimeField(db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    fetched = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    api_calls = models.PositiveIntegerField(default=0)
-    throttled = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(
+        "started", db_index=True, help_text="When it started (or was queued, while queued)."
+    )
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0, help_text="Records read from Amazon.")
+    created = models.PositiveIntegerField(default=0, help_text="New records stored.")
+    updated = models.PositiveIntegerField(default=0, help_text="Stored records changed.")
+    unchanged = models.PositiveIntegerField(default=0, help_text="Records already up to date.")
+    failed = models.PositiveIntegerField(
+        default=0, help_text="Records that could not be applied (see the exception queue)."
+    )
+    api_calls = models.PositiveIntegerField("Amazon API calls", default=0)
+    throttled = models.PositiveIntegerField(
+        "throttled calls", default=0, help_text="Calls Amazon answered with a rate limit."
+    )
     error = models.TextField(blank=True)
     # Where the run executes: a run still RUNNING whose process is gone (SIGKILLed at
     # shutdown) is found by these and marked failed "interrupted" (runs_mark_interrupted).
     host = models.CharField(max_length=255, blank=True, help_text="host running the flow")
     pid = models.PositiveIntegerField(null=True, blank=True, help_text="its process id")
+    since = models.DateTimeField(
+        "backfill from", null=True, blank=True,
+        help_text="A backfill asked for from the admin: the flow reads again from this date.",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Who asked for the run in the admin.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["account", "flow", "-started_at"])]
+        verbose_name = "sync run"
+        permissions = [("run_flow", "Can run a flow now or backfill it from a date")]
 
     def __str__(self) -> str:
-        return f"{self.flow} #{self.pk} ({self.status})"
+        return f"{self.flow} run #{self.pk} ({self.get_status_display().lower()})"
 
     @property
     def duration(self):
@@ -219,23 +241,61 @@ class ApiCall(models.Model):
     """One SP-API request, recorded on the run that made it."""
 
     run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.CASCADE, related_name="calls"
+        SyncRun, null=True, blank=True, on_delete=models.CASCADE, related_name="calls",
+        verbose_name="sync run",
     )
     account = models.ForeignKey(
-        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+"
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="+",
+        verbose_name="seller account",
     )
-    operation = models.CharField(max_length=64)
-    method = models.CharField(max_length=8)
+    operation = models.CharField(max_length=64, help_text="Amazon's name of the operation.")
+    method = models.CharField("HTTP method", max_length=8)
     path = models.CharField(max_length=512)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    throttled = models.BooleanField(default=False)
-    request_id = models.CharField(max_length=128, blank=True)
+    status_code = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
+    throttled = models.BooleanField(default=False, help_text="Amazon answered: too many calls.")
+    request_id = models.CharField("Amazon request id", max_length=128, blank=True)
     error = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("when", auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "Amazon API call"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.operation} ({self.status_code or 'no answer'})"
+
+
+class AlertSent(models.Model):
+    """An event already alerted (a critical exception, an SLA breach, a metric turning red):
+    each is sent once, in the digest of the team it concerns."""
+
+    class Kind(models.TextChoices):
+        CRITICAL = "critical", "New critical exception"
+        OVERDUE = "overdue", "Exception past its SLA"
+        RED = "red", "Health metric turned red"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(
+        max_length=255, help_text="What was alerted: an exception id, or marketplace and metric."
+    )
+    team = models.CharField(max_length=16, choices=Team.choices)
+    sent_at = models.DateTimeField("sent", db_index=True)
+    cleared_at = models.DateTimeField(
+        "cleared", null=True, blank=True,
+        help_text="A metric back out of red: the next time it turns red is alerted again.",
+    )
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = "alert sent"
+        verbose_name_plural = "alerts sent"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="uniq_alert_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.key}"
 
 
 class HealthSnapshot(models.Model):

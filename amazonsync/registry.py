@@ -30,6 +30,9 @@ class Flow:
     # how often its django-q2 schedule runs it, in minutes (staff may change a schedule's
     # interval in the admin afterwards; schedules_sync leaves an edited interval alone)
     every: int = 60
+    # the flow reads again from a date given by a person (``FlowContext.since``): the admin
+    # offers "Backfill from…" for it
+    backfill: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Housekeeping:
     name: str
     func: str  # dotted path django-q2 imports, stored in the Schedule row
     schedule_type: str  # a django_q Schedule.TYPE value, e.g. "D" for daily
+    minutes: int | None = None  # the interval of a "minutes" schedule
 
 
 _REGISTRY: dict[str, Flow] = {}
@@ -67,12 +71,13 @@ def unregister_flow(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def register_housekeeping(name: str, *, schedule_type: str):
+def register_housekeeping(name: str, *, schedule_type: str, minutes: int | None = None):
     """Decorate a module-level task function to give it one schedule of its own."""
 
     def decorator(func):
         _HOUSEKEEPING[name] = Housekeeping(
-            name=name, func=f"{func.__module__}.{func.__qualname__}", schedule_type=schedule_type
+            name=name, func=f"{func.__module__}.{func.__qualname__}", schedule_type=schedule_type,
+            minutes=minutes,
         )
         return func
 

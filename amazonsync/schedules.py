@@ -63,6 +63,7 @@ def schedules_sync() -> ScheduleSync:
         for task in all_housekeeping():
             Schedule.objects.get_or_create(
                 name=task.name,
-                defaults={"func": task.func, "schedule_type": task.schedule_type, "repeats": -1},
+                defaults={"func": task.func, "schedule_type": task.schedule_type, "repeats": -1,
+                          "minutes": task.minutes},
             )
     return result

@@ -453,13 +453,16 @@ def flow_run(
     account_id: int,
     marketplace_id: str | None = None,
     trigger: str = SyncRun.Trigger.MANUAL,
+    queued: SyncRun | None = None,
 ) -> SyncRun:
     """Run one flow for one account (and marketplace) and record it as a SyncRun.
 
     Never raises for a flow failure: the run is marked failed and the failure is queued as
     an exception. Two concurrent calls for the same target: one runs, the other is recorded
     as skipped. The steps: record the run, refuse it for an account that may not run, claim
-    the lock (else skipped), run the flow under it (``_run_locked``).
+    the lock (else skipped), run the flow under it (``_run_locked``). ``queued`` is a run
+    recorded when someone asked for it (``amazonsync.runs.run_enqueue``): it becomes this
+    run, so the person follows the row they were shown.
     """
     spec = get_flow(flow)
     directory = accounts()
@@ -467,10 +470,17 @@ def flow_run(
     marketplace = directory.marketplace(marketplace_id) if marketplace_id else None
     if spec.per_marketplace and marketplace is None:
         raise ValueError(f"flow {flow!r} runs per marketplace: give a marketplace")
-    run = SyncRun.objects.create(
-        flow=flow, account=account, marketplace=marketplace, trigger=trigger,
-        started_at=timezone.now(), host=socket.gethostname()[:255], pid=os.getpid(),
-    )
+    where = {"started_at": timezone.now(), "host": socket.gethostname()[:255],
+             "pid": os.getpid()}
+    if queued is not None:
+        run = queued
+        for key, value in {**where, "status": SyncRun.Status.RUNNING}.items():
+            setattr(run, key, value)
+        run.save(update_fields=[*where, "status"])
+    else:
+        run = SyncRun.objects.create(
+            flow=flow, account=account, marketplace=marketplace, trigger=trigger, **where
+        )
     problem = directory.problem(account)
     if problem is not None:
         return _refuse(run, problem)

@@ -248,3 +248,22 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# --- Alerts ---------------------------------------------------------------------------
+# E-mail from one URL (amazonsync/emailurl.py): smtp://user:password@host:587 (?tls=1 for
+# STARTTLS, smtps:// for SSL), console:// (default), locmem://, file:///folder, dummy://.
+from amazonsync.emailurl import address_list, email_settings  # noqa: E402
+
+globals().update(email_settings(os.environ.get("EMAIL_URL", "console://")))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Amazon back office <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who gets each team's digest (every 5 minutes, when something happened): comma-separated.
+ALERT_EMAILS = {
+    team: address_list(os.environ.get(f"ALERT_EMAILS_{team.upper()}", ""))
+    for team in ("ops", "merch", "finance")
+}
+# A Slack-compatible incoming webhook: each digest is also POSTed as {"text": ...}.
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
+ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "5"))
+# The address people open the back office at: links in the digests are absolute.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

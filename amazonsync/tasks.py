@@ -25,3 +25,18 @@ def health_snapshot() -> int:
     from .health import health_snapshot_store
 
     return health_snapshot_store()
+
+
+def run_queued(run_id: int) -> int:
+    """A run someone asked for in the admin (``amazonsync.runs.run_enqueue``)."""
+    from .runs import run_start
+
+    return run_start(run_id=run_id).pk
+
+
+@register_housekeeping("alerts", schedule_type=Schedule.MINUTES, minutes=5)
+def alerts_send() -> int:
+    """One digest per team: new critical exceptions, SLA breaches, metrics turned red."""
+    from .alerts import alerts_send as send
+
+    return send()

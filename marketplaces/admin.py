@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from amazonsync.adminkit import HistoryAdmin, ReadOnlyAdmin, TabularInline
 from amazonsync.crypto import redact_secrets, undecryptable
+from amazonsync.models import SyncRun
+from amazonsync.registry import all_flows, get_flow
+from amazonsync.runs import RunRefused, flow_label, latest_runs, run_enqueue
 
 from .models import AccountMarketplace, AmazonTerm, Marketplace, SellerAccount
 from .selectors import EXPIRED, EXPIRING, secret_expiry
@@ -51,6 +64,60 @@ class SellerAccountForm(forms.ModelForm):
                   "orders_api_version")
 
 
+RUN_PERMISSION = "amazonsync.run_flow"
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    """One flow of an account in one marketplace (or once for the account), on its page."""
+
+    flow: str
+    label: str
+    description: str
+    marketplace_id: str | None
+    marketplace: str
+    switched_on: bool
+    backfill: bool
+    latest: SyncRun | None
+
+
+def account_flow_rows(account: SellerAccount) -> list[FlowRow]:
+    """Every registered flow of the account, per marketplace where it runs per marketplace,
+    with its switch and latest run (two queries)."""
+    links = list(AccountMarketplace.objects.filter(account=account)
+                 .select_related("marketplace").order_by("marketplace__code"))
+    latest = latest_runs(account_id=account.pk)
+    rows = []
+    for spec in all_flows():
+        targets = [(link, str(link.marketplace)) for link in links] if spec.per_marketplace \
+            else [(None, "All marketplaces")]
+        for link, where in targets:
+            if link is not None:
+                on = getattr(link, spec.switch) if spec.switch else True
+            else:
+                on = not spec.switch or any(getattr(lk, spec.switch) for lk in links)
+            marketplace_id = link.marketplace_id if link is not None else None
+            rows.append(FlowRow(
+                flow=spec.name, label=flow_label(spec.name), description=spec.description,
+                marketplace_id=marketplace_id, marketplace=where, switched_on=on,
+                backfill=spec.backfill, latest=latest.get((spec.name, marketplace_id)),
+            ))
+    return rows
+
+
+class BackfillForm(forms.Form):
+    since = forms.DateField(
+        label="Read again from", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The flow reads everything that changed from this day (00:00 UTC) on.",
+    )
+
+    def clean_since(self):
+        since = self.cleaned_data["since"]
+        if since > timezone.now().date():
+            raise forms.ValidationError("Choose a day in the past.")
+        return since
+
+
 def _secret_state(value: str) -> str:
     if undecryptable(value):
         return "stored, but unreadable with the current encryption key: enter it again"
@@ -77,6 +144,91 @@ class SellerAccountAdmin(HistoryAdmin):
                               "created_at", "updated_at")}),
     )
     history_list_display = ("name", "active", "needs_reauthorization")
+    change_form_outer_after_template = "admin/marketplaces/selleraccount/flows.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/run/", view(self.run_view),
+                 name="marketplaces_selleraccount_run"),
+            path("<path:object_id>/backfill/", view(self.backfill_view),
+                 name="marketplaces_selleraccount_backfill"),
+            *super().get_urls(),
+        ]
+
+    def _runnable(self, request, object_id) -> SellerAccount:
+        account = get_object_or_404(SellerAccount, pk=object_id)
+        if not (self.has_view_permission(request, account)
+                and request.user.has_perm(RUN_PERMISSION)):
+            raise PermissionDenied("running flows needs the permission to run flows")
+        return account
+
+    def _enqueue(self, request, account, *, flow: str, marketplace_id: str | None,
+                 since: datetime.date | None = None):
+        account_url = reverse("admin:marketplaces_selleraccount_change", args=[account.pk])
+        try:
+            run = run_enqueue(flow=flow, account_id=account.pk,
+                              marketplace_id=marketplace_id or None, user=request.user,
+                              since=since)
+        except RunRefused as refused:
+            messages.error(request, str(refused))
+            return HttpResponseRedirect(account_url)
+        what = f"Backfill of {flow_label(flow)} from {since:%Y-%m-%d}" if since \
+            else flow_label(flow)
+        where = f" in {run.marketplace}" if run.marketplace_id else ""
+        messages.success(request, f"{what} queued for {account.name}{where} (run #{run.pk}). "
+                         "This page follows it until it finishes.")
+        run_url = reverse("admin:amazonsync_syncrun_change", args=[run.pk])
+        return HttpResponseRedirect(f"{run_url}?next={account_url}")
+
+    @staticmethod
+    def _known_flow(name: str):
+        try:
+            return get_flow(name)
+        except KeyError:
+            return None
+
+    def run_view(self, request, object_id):
+        """POST: queue one run of a flow (Run now)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account = self._runnable(request, object_id)
+        return self._enqueue(request, account, flow=request.POST.get("flow", ""),
+                             marketplace_id=request.POST.get("marketplace") or None)
+
+    def backfill_view(self, request, object_id):
+        """A date form, then a run that reads again from that date (Backfill from…)."""
+        account = self._runnable(request, object_id)
+        flow = request.GET.get("flow") or request.POST.get("flow", "")
+        marketplace_id = request.GET.get("marketplace") or request.POST.get("marketplace")
+        spec = self._known_flow(flow)
+        if spec is None or not spec.backfill:
+            messages.error(request, f"The {flow_label(flow)} flow cannot backfill from a date.")
+            return HttpResponseRedirect(
+                reverse("admin:marketplaces_selleraccount_change", args=[account.pk]))
+        if request.method == "POST":
+            form = BackfillForm(request.POST)
+            if form.is_valid():
+                return self._enqueue(request, account, flow=flow, marketplace_id=marketplace_id,
+                                     since=form.cleaned_data["since"])
+        else:
+            default = timezone.now().date() - datetime.timedelta(
+                days=getattr(settings, "ORDERS_BACKFILL_DAYS", 90))
+            form = BackfillForm(initial={"since": default})
+        marketplace = Marketplace.objects.filter(pk=marketplace_id).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Backfill {flow_label(flow)} for {account.name}",
+            "opts": self.opts,
+            "account": account,
+            "flow": flow,
+            "flow_label": flow_label(flow),
+            "marketplace": marketplace,
+            "form": form,
+            "account_url": reverse("admin:marketplaces_selleraccount_change", args=[account.pk]),
+        }
+        return TemplateResponse(request, "admin/marketplaces/selleraccount/backfill.html",
+                                context)
 
     @admin.display(description="client secret")
     def client_secret(self, obj):
@@ -117,6 +269,10 @@ class SellerAccountAdmin(HistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if obj is not None:
+            extra_context["flow_rows"] = account_flow_rows(obj)
+            extra_context["may_run_flows"] = request.user.has_perm(RUN_PERMISSION)
         if obj is not None and request.method == "GET":
             state, days = secret_expiry(obj) or (None, None)
             if state == EXPIRED:

@@ -42,10 +42,11 @@ def backfill_gap() -> datetime.timedelta:
     return datetime.timedelta(hours=getattr(settings, "ORDERS_BACKFILL_GAP_HOURS", 72))
 
 
-@register_flow("orders", switch="orders", owner_team=Team.OPS, every=5)
+@register_flow("orders", switch="orders", owner_team=Team.OPS, every=5, backfill=True)
 def orders(ctx: FlowContext) -> None:
-    """Orders updated since the last run (all-orders report for a new account or long gap)."""
-    orders_sync(ctx=ctx, client=ctx.client)
+    """Orders updated since the last run (all-orders report for a new account or long gap,
+    or from the date a person asked to backfill from)."""
+    orders_sync(ctx=ctx, client=ctx.client, backfill_start=ctx.since)
 
 
 @register_flow("shipments", switch="shipments", owner_team=Team.OPS, every=5)

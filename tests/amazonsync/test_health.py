@@ -504,6 +504,7 @@ def test_dashboard_shows_the_reason_in_plain_words(client, ops_user, account):
     us = html[html.index('data-marketplace="US"'):html.index("Fixed by hand")]
     assert (f"orders flow failed 2 h ago (Test Seller, US): {HTTP_400}; never succeeded"
             in us)
-    assert us.count('<td class="value">flow failing</td>') == 2  # latency and SLA rate
-    assert "by team: merch 1 (oldest 0 h)" in us
-    assert "{&#x27;" not in html and "{'" not in html  # no Python dict printed
+    assert us.count('<td class="as-health-value">flow failing</td>') == 2  # latency, SLA rate
+    # the backlog per team: a small table
+    assert "<tr><td>Merchandising</td><td>1</td><td>0 h</td></tr>" in us
+    assert "{&#x27;" not in us and "{'" not in us  # no Python dict printed
