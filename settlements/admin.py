@@ -133,6 +133,7 @@ class SettlementAdmin(ModelAdmin):
     inlines = [JournalBatchInline]
     actions = ["rebuild_journals", "reconcile"]
     actions_detail = ["open_lines", "open_reconciliation", "open_batches"]
+    actions_list = ["open_drift_charts"]
     fieldsets = (
         ("Overview", {"classes": ["tab"], "fields": (
             "state", "account", "marketplace_", "settlement_id", "period", "deposit_date",
@@ -203,8 +204,8 @@ class SettlementAdmin(ModelAdmin):
     @admin.display(description="lines", ordering="line_count")
     def lines(self, obj):
         url = reverse("admin:settlements_settlementline_changelist")
-        return format_html('<a href="{}?settlement__id__exact={}">{} lines</a>', url, obj.pk,
-                           f"{obj.line_count:,}")
+        return format_html('<a class="as-nowrap" href="{}?settlement__id__exact={}">{} lines</a>',
+                           url, obj.pk, f"{obj.line_count:,}")
 
     @admin.display(description="reconciliation", ordering="has_drift")
     def state(self, obj):
@@ -224,6 +225,10 @@ class SettlementAdmin(ModelAdmin):
     @admin.display(description="file columns")
     def columns_(self, obj):
         return ", ".join(obj.columns or []) or "—"
+
+    @action(description="Drift charts", icon="bar_chart", url_path="drift-charts")
+    def open_drift_charts(self, request):
+        return HttpResponseRedirect(reverse("admin:settlements_settlement_drift_chart"))
 
     @action(description="Lines", icon="receipt_long")
     def open_lines(self, request, object_id):

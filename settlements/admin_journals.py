@@ -220,9 +220,14 @@ class JournalBatchAdmin(HistoryAdmin):
         return False  # drafts are rebuilt, approved batches are reversed
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_locked:
+        # a batch is never edited as a form: it changes through its buttons (services)
+        if obj is not None:
             return False
         return super().has_change_permission(request, obj)
+
+    def _may_change(self, request, batch) -> bool:
+        return (request.user.has_perm("settlements.change_journalbatch")
+                and not batch.is_locked)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -396,7 +401,7 @@ class JournalBatchAdmin(HistoryAdmin):
 
     def adjust_view(self, request, pk):
         batch = get_object_or_404(JournalBatch.objects.select_related("settlement"), pk=pk)
-        if not self.has_change_permission(request, batch):
+        if not self._may_change(request, batch):
             raise PermissionDenied
         form = AdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

@@ -235,6 +235,7 @@ def _batch_create(settlement: Settlement, plan: _Plan, user) -> JournalBatch:
         unmapped_lines=plan.unmapped, prepared_by=user, last_changed_by=user,
     )
     _write_lines(batch, plan.lines, settlement.currency)
+    batch._change_reason = "Journal lines built from the settlement lines and the GL mapping"
     batch.save(update_fields=["debit_total", "credit_total"])
     return batch
 
