@@ -44,6 +44,7 @@ HEADINGS = {
     AlertSent.Kind.RED: "Health turned red",
 }
 MAX_LINE = 300
+MAX_ITEMS = 50  # per section of a digest: the rest is counted, the queue has them all
 
 
 @dataclass
@@ -77,7 +78,9 @@ class Digest:
             if not items:
                 continue
             lines.append(f"{heading} ({len(items)})")
-            lines += [f"- {item.text}\n  {item.link}" for item in items]
+            lines += [f"- {item.text}\n  {item.link}" for item in items[:MAX_ITEMS]]
+            if len(items) > MAX_ITEMS:
+                lines.append(f"- … and {len(items) - MAX_ITEMS} more")
             lines.append("")
         queue = reverse("admin:amazonsync_syncexception_changelist")
         lines.append(f"Exception queue: {_url(queue)}")
@@ -208,7 +211,7 @@ def alerts_send(*, now: datetime.datetime | None = None) -> int:
         if mailed or posted:
             _record(digest.items, now=now)
             delivered += 1
-        else:
-            log.info("alert digest for %s not delivered (no recipient or delivery failed): "
-                     "%d item(s) kept for the next one", team, len(digest.items))
+        elif settings.ALERT_EMAILS.get(team) or settings.ALERT_WEBHOOK_URL:
+            log.warning("alert digest for %s not delivered: %d item(s) kept for the next one",
+                        team, len(digest.items))
     return delivered

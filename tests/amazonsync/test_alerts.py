@@ -290,3 +290,16 @@ def test_the_housekeeping_task_is_scheduled_every_five_minutes(db):
     schedule = Schedule.objects.get(name="alerts")
     assert schedule.func == "amazonsync.tasks.alerts_send"
     assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 5)
+
+
+def test_a_long_digest_lists_the_first_items_and_counts_the_rest(account, teams, no_metrics):
+    from amazonsync.alerts import MAX_ITEMS
+
+    for i in range(MAX_ITEMS + 5):
+        _critical(account, f"K{i}", message=f"Problem number {i}.")
+    assert alerts_send() == 1
+    body = mail.outbox[0].body
+    assert f"New critical problems ({MAX_ITEMS + 5})" in body
+    assert "Problem number 0." in body and f"Problem number {MAX_ITEMS + 4}." not in body
+    assert "… and 5 more" in body
+    assert AlertSent.objects.count() == MAX_ITEMS + 5  # all of them were said
