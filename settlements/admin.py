@@ -137,7 +137,7 @@ class SettlementAdmin(ModelAdmin):
     fieldsets = (
         ("Overview", {"classes": ["tab"], "fields": (
             "state", "account", "marketplace_", "settlement_id", "period", "deposit_date",
-            "total_amount_", "lines", "links")}),
+            "total_amount_", "lines")}),
         ("Reconciliation", {"classes": ["tab"], "fields": (
             "internal_drift_", "journal_net_", "adjustment_net_", "journal_drift_",
             "deposit_drift_", "previous_reserve_", "current_reserve_", "reserve_drift_",
@@ -204,8 +204,9 @@ class SettlementAdmin(ModelAdmin):
     @admin.display(description="lines", ordering="line_count")
     def lines(self, obj):
         url = reverse("admin:settlements_settlementline_changelist")
-        return format_html('<a class="as-nowrap" href="{}?settlement__id__exact={}">{} lines</a>',
-                           url, obj.pk, f"{obj.line_count:,}")
+        return format_html(
+            '<a class="as-nowrap text-primary-600" href="{}?settlement__id__exact={}">{} lines'
+            "</a>", url, obj.pk, f"{obj.line_count:,}")
 
     @admin.display(description="reconciliation", ordering="has_drift")
     def state(self, obj):
@@ -214,13 +215,14 @@ class SettlementAdmin(ModelAdmin):
     @admin.display(description="journal batches")
     def journal_(self, obj):
         url = reverse("admin:settlements_journalbatch_changelist")
-        return format_html('<a href="{}?settlement__id__exact={}">Journal batches</a>', url,
-                           obj.pk)
+        return format_html(
+            '<a class="text-primary-600" href="{}?settlement__id__exact={}">Journal batches</a>',
+            url, obj.pk)
 
     @admin.display(description="")
     def links(self, obj):
         url = reverse("admin:settlements_settlement_reconciliation", args=[obj.pk])
-        return format_html('<a href="{}">Reconciliation</a>', url)
+        return format_html('<a class="text-primary-600" href="{}">Reconciliation</a>', url)
 
     @admin.display(description="file columns")
     def columns_(self, obj):
@@ -379,7 +381,7 @@ class LookaheadChangeList(ChangeList):
         self.result_count = count
         self.show_full_result_count = False
         self.show_admin_actions = True
-        self.full_result_count = None
+        self.full_result_count = count  # the honest count is in the footer
         self.result_list = rows
         self.can_show_all = False
         self.multi_page = count > per_page or page > 1
@@ -390,6 +392,7 @@ class SettlementLineAdmin(ReadOnlyAdmin):
     list_display = ("settlement_", "line_number", "posted_date", "transaction_type_",
                     "amount_type_", "amount_description_", "amount_", "order_id", "sku")
     list_select_related = ("settlement",)
+    list_display_links = ("line_number",)
     show_full_result_count = False
     list_per_page = 100
     search_fields = ("=order_id", "=sku", "=settlement__settlement_id")
@@ -423,7 +426,8 @@ class SettlementLineAdmin(ReadOnlyAdmin):
     @admin.display(description="settlement", ordering="settlement")
     def settlement_(self, obj):
         url = reverse("admin:settlements_settlement_change", args=[obj.settlement_id])
-        return format_html('<a href="{}">{}</a>', url, obj.settlement.settlement_id)
+        return format_html('<a class="text-primary-600" href="{}">{}</a>', url,
+                           obj.settlement.settlement_id)
 
     @admin.display(description="transaction type")
     def transaction_type_(self, obj):

@@ -171,7 +171,8 @@ class BatchHistoryHelper(HistoricalRecordContextHelper):
 
     def prepare_delta_change_value(self, change, value):
         field = self.model._meta.get_field(change.field)
-        if value is None or value == "":
+        if value is None or value == "" or (field.is_relation
+                                            and getattr(value, "pk", None) is None):
             return "—"
         if isinstance(field, models.DecimalField):
             return money_display(value, getattr(self.record, "currency", ""))
@@ -215,6 +216,14 @@ class JournalBatchAdmin(HistoryAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         return BatchHistoryHelper(self.model, historical_record)
+
+    def revert_disabled(self, request, obj=None):
+        return True  # a batch moves only through its services (four eyes, reversals)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":  # a past version is shown, never saved back
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         return False  # drafts are rebuilt, approved batches are reversed

@@ -157,6 +157,7 @@ def test_lines_count_is_true(account, client, accounting_user):
     url = reverse("admin:settlements_settlementline_changelist")
     response = client.get(url)
     assert "273 settlement lines" in response.content.decode()
+    assert "Show all" not in response.content.decode()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url + f"?settlement__id__exact={big.pk}&p=2")
     assert "260 settlement lines" in response.content.decode()
@@ -228,6 +229,12 @@ def test_batch_buttons_four_eyes_audit_and_history(account, client, accounting_u
     assert "doesn't have a change history" not in html
     assert "Marked ready for approval by accountant1" in html
     assert "Approved by accountant2 (four eyes)" in html
+    assert "Deleted user" not in html and "to revert" not in html
+    version = batch.history.order_by("history_id").first()
+    past = reverse("admin:settlements_journalbatch_simple_history",
+                   args=[batch.pk, version.history_id])
+    assert client.get(past).status_code == 200
+    assert client.post(past, {}).status_code == 403  # never saved back
 
     # reverse: on the approved batch, to a reversal batch page, audited on both
     assert _action("reverse_button", batch) in client.get(page).content.decode()
