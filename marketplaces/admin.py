@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -158,10 +158,17 @@ class SellerAccountAdmin(HistoryAdmin):
 
     def _runnable(self, request, object_id) -> SellerAccount:
         account = get_object_or_404(SellerAccount, pk=object_id)
-        if not (self.has_view_permission(request, account)
-                and request.user.has_perm(RUN_PERMISSION)):
+        if not self.has_view_permission(request, account):
+            raise PermissionDenied("viewing seller accounts needs their view permission")
+        if not request.user.has_perm(RUN_PERMISSION) and request.method == "POST":
             raise PermissionDenied("running flows needs the permission to run flows")
         return account
+
+    def _back_to_account(self, request, account, refusal: str | None = None):
+        if refusal:
+            messages.error(request, refusal)
+        return HttpResponseRedirect(
+            reverse("admin:marketplaces_selleraccount_change", args=[account.pk]))
 
     def _enqueue(self, request, account, *, flow: str, marketplace_id: str | None,
                  since: datetime.date | None = None):
@@ -189,23 +196,26 @@ class SellerAccountAdmin(HistoryAdmin):
             return None
 
     def run_view(self, request, object_id):
-        """POST: queue one run of a flow (Run now)."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """POST: queue one run of a flow (Run now); GET leads back to the account."""
         account = self._runnable(request, object_id)
+        if request.method != "POST":
+            return self._back_to_account(request, account)
         return self._enqueue(request, account, flow=request.POST.get("flow", ""),
                              marketplace_id=request.POST.get("marketplace") or None)
 
     def backfill_view(self, request, object_id):
         """A date form, then a run that reads again from that date (Backfill from…)."""
         account = self._runnable(request, object_id)
+        if not request.user.has_perm(RUN_PERMISSION):
+            return self._back_to_account(
+                request, account, "Backfilling a flow needs the permission to run flows.")
         flow = request.GET.get("flow") or request.POST.get("flow", "")
         marketplace_id = request.GET.get("marketplace") or request.POST.get("marketplace")
         spec = self._known_flow(flow)
         if spec is None or not spec.backfill:
-            messages.error(request, f"The {flow_label(flow)} flow cannot backfill from a date.")
-            return HttpResponseRedirect(
-                reverse("admin:marketplaces_selleraccount_change", args=[account.pk]))
+            return self._back_to_account(
+                request, account, f"The {flow_label(flow) or 'chosen'} flow cannot backfill "
+                "from a date.")
         if request.method == "POST":
             form = BackfillForm(request.POST)
             if form.is_valid():

@@ -219,6 +219,12 @@ def test_account_page_offers_buttons_by_flow_to_those_who_may_run(
     assert "Run now" not in html
     refused = client.post(_run_url(account), {"flow": "orders", "marketplace": US})
     assert refused.status_code == 403
+    # a GET (a link followed, a crawl) never runs anything: back to the account, in words
+    assert client.get(_run_url(account)).url == url
+    response = client.get(_backfill_url(account), {"flow": "orders", "marketplace": US},
+                          follow=True)
+    assert any("needs the permission to run flows" in m for m in _messages(response))
+    assert not SyncRun.objects.exists()
     ops_user.user_permissions.add(Permission.objects.get(codename="run_flow"))
     client.force_login(ops_user)
     assert "Run now" in client.get(url).content.decode()
