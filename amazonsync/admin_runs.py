@@ -15,6 +15,7 @@ from unfold.decorators import display
 from .adminkit import ReadOnlyAdmin, TabularInline
 from .crypto import redact_secrets
 from .dashboard import Figure, PanelData, register_panel
+from .health import get_metric
 from .models import AlertSent, ApiCall, SyncRun
 from .registry import all_flows
 from .runs import failing_flows, flow_label
@@ -183,9 +184,20 @@ class ApiCallAdmin(ReadOnlyAdmin):
 class AlertSentAdmin(ReadOnlyAdmin):
     """What the alert digests already said (each event is alerted once)."""
 
-    list_display = ("sent_at", "kind_badge", "team", "key", "cleared_at")
+    list_display = ("sent_at", "kind_badge", "team", "what", "cleared_at")
     list_filter = ("kind", "team")
     search_fields = ("key",)
+
+    @display(description="about", ordering="key")
+    def what(self, obj):
+        if obj.kind == AlertSent.Kind.RED:
+            code, _, key = obj.key.partition("/")
+            try:
+                return f"{get_metric(key).label} in {code}"
+            except KeyError:
+                return obj.key
+        url = reverse("admin:amazonsync_syncexception_change", args=[obj.key])
+        return format_html('<a href="{}">Exception #{}</a>', url, obj.key)
 
     @display(description="kind", ordering="kind",
              label={"critical": "danger", "overdue": "warning", "red": "danger"})

@@ -303,3 +303,19 @@ def test_a_long_digest_lists_the_first_items_and_counts_the_rest(account, teams,
     assert "Problem number 0." in body and f"Problem number {MAX_ITEMS + 4}." not in body
     assert "… and 5 more" in body
     assert AlertSent.objects.count() == MAX_ITEMS + 5  # all of them were said
+
+
+def test_alerts_sent_list_says_what_each_was_about(client, superuser, account, teams,
+                                                   monkeypatch):
+    from django.urls import reverse
+
+    monkeypatch.setattr(health, "_METRICS", {})
+    health.register_metric("test_latency", label="Order sync latency", unit="s",
+                           target=Decimal(10), amber=Decimal(20), higher_is_better=False,
+                           position=1)(lambda now: {"US": {"value": Decimal(99)}})
+    exc = _critical(account, "A1")
+    assert alerts_send() == 1
+    client.force_login(superuser)
+    html = client.get(reverse("admin:amazonsync_alertsent_changelist")).content.decode()
+    assert "Order sync latency in US" in html and f"Exception #{exc.pk}" in html
+    assert "Health metric turned red" in html and "New critical exception" in html
