@@ -47,10 +47,14 @@ def fmt(amount: Decimal, currency: str) -> str:
 def display(amount: Decimal | None, currency: str, *, empty: str = "—") -> str:
     """The one way money is shown to people: the currency's own places, thousands
     separators, a leading minus, and the ISO code after it (``-1,234.50 USD``, ``1,500 JPY``).
-    ``None`` shows as ``empty``; an amount without a currency shows without a code."""
+    ``None`` shows as ``empty``; an amount without a currency shows without a code, with
+    :data:`DEFAULT_DECIMALS` places unless that would lose a digit (``12.9900`` -> ``12.99``,
+    ``0.125`` stays)."""
     if amount is None:
         return empty
     if not currency:
-        return f"{amount:,f}"
+        amount = Decimal(amount)
+        short = amount.quantize(quantum(""), rounding=ROUND_HALF_UP)
+        return f"{short if short == amount else amount.normalize():,f}"
     places = decimals(currency)
     return f"{quantize(Decimal(amount), currency):,.{places}f} {currency.upper()}"
