@@ -136,12 +136,29 @@ class ReasonFilter(_CodeFilter):
 # --------------------------------------------------------------------------- returns
 
 
+class DispositionInput(forms.TextInput):
+    """A text box offering Amazon's dispositions by name (a datalist): ops pick "Damaged by
+    the buyer" and the code is what is saved; any other code may still be typed."""
+
+    def __init__(self, attrs=None):
+        super().__init__({**(attrs or {}), "list": "dispositions"})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        words = terms(TermKind.DISPOSITION)
+        options = format_html_join(
+            "", '<option value="{}">{}</option>',
+            ((code, words[code].label if code in words else text)
+             for code, text in DISPOSITIONS.items()))
+        return format_html('{}<datalist id="dispositions">{}</datalist>',
+                           super().render(name, value, attrs, renderer), options)
+
+
 class GradeForm(forms.ModelForm):
     graded_disposition = forms.CharField(
         required=False, label="Disposition found on inspection",
-        help_text="Merchant-fulfilled returns: what you found when the unit came back ("
-        + ", ".join(DISPOSITIONS) + "). Saving applies its rule to merchant stock, once.",
-        widget=forms.TextInput(attrs={"list": "dispositions"}),
+        help_text="Merchant-fulfilled returns: what you found when the unit came back (pick "
+        "from the list). Saving applies its rule to merchant stock, once.",
+        widget=DispositionInput(),
     )
 
     class Meta:

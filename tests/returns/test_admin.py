@@ -99,6 +99,9 @@ def test_ops_grade_an_mfn_return_in_the_admin(client, ops_user, account, us, mfn
                    marketplace=us)
     event = ReturnEvent.objects.get()
     client.force_login(ops_user)
+    form = client.get(url("returnevent_change", event.pk)).content.decode()
+    assert '<datalist id="dispositions">' in form
+    assert '<option value="CUSTOMER_DAMAGED">Damaged by the buyer</option>' in form
     response = client.post(url("returnevent_change", event.pk),
                            {"graded_disposition": "sellable", "adjustment-TOTAL_FORMS": "0",
                             "adjustment-INITIAL_FORMS": "0"})
