@@ -29,10 +29,20 @@ from .services import account_set_credentials
 class MarketplaceAdmin(ReadOnlyAdmin):
     """Reference data, seeded by a migration."""
 
-    list_display = ("code", "name", "id", "region", "currency", "time_zone", "spapi_host")
+    list_display = ("marketplace", "name", "amazon_id", "region", "currency", "time_zone",
+                    "spapi_host")
     list_filter = ("region", "currency")
     search_fields = ("code", "name", "id", "domain")
     readonly_fields = [f.name for f in Marketplace._meta.fields]
+
+    @admin.display(description="marketplace", ordering="code")
+    def marketplace(self, obj):
+        return str(obj)
+
+    @admin.display(description="Amazon's marketplace id", ordering="id")
+    def amazon_id(self, obj):
+        # the id as Amazon writes it (in reports and API calls), its meaning on hover
+        return format_html('<code title="Amazon\'s id of {}">{}</code>', obj, obj.pk)
 
 
 class AccountMarketplaceInline(TabularInline):
@@ -317,7 +327,12 @@ class SellerAccountAdmin(HistoryAdmin):
 class AmazonTermAdmin(HistoryAdmin):
     """Amazon's codes with the words people use for them, editable by staff."""
 
-    list_display = ("code", "label", "kind", "description")
+    list_display = ("label", "amazon_code", "kind", "description")
     list_filter = ("kind",)
     search_fields = ("code", "label", "description")
     ordering = ("kind", "code")
+
+    @admin.display(description="Amazon's code", ordering="code")
+    def amazon_code(self, obj):
+        # the code exactly as Amazon writes it, with the words for it on hover
+        return format_html('<code title="{}">{}</code>', obj.label, obj.code)

@@ -330,3 +330,19 @@ def test_seller_accounts_panel_names_expired_expiring_and_refused_accounts(
     client.force_login(superuser)
     home = client.get(reverse("admin:index")).content.decode()
     assert 'id="panel-seller_accounts"' in home and 'id="panel-failing_flows"' in home
+
+
+def test_marketplace_and_amazon_term_lists_show_codes_with_their_words(client, superuser):
+    from marketplaces.models import AmazonTerm
+    from tests.screens.crawl import check_text, raw_codes
+
+    AmazonTerm.objects.get_or_create(kind="return_reason", code="SWITCHEROO",
+                                     defaults={"label": "Different item returned"})
+    client.force_login(superuser)
+    codes = raw_codes()
+    for name in ("marketplaces_marketplace_changelist", "marketplaces_amazonterm_changelist"):
+        html = client.get(reverse(f"admin:{name}")).content.decode()
+        assert check_text(html, codes) == [], name
+    html = client.get(reverse("admin:marketplaces_marketplace_changelist")).content.decode()
+    table = html.split('id="result_list"')[1]
+    assert "Amazon.de (DE)" in table and "A1PA6795UKMFR9</code>" in table, table[:3000]
