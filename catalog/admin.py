@@ -1,21 +1,16 @@
 """Catalog admin for non-technical ops: listings (the ASIN/SKU mappings), items and kits,
 stock pools, FBA inbound shipments and the feeds we pushed. Thin: forms and actions call
-services; history is on Item and Listing."""
+services; history is on Item and Listing. Marketplaces are shown by name, states as
+coloured badges, money with its currency."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
-from django.db import connections, router
+from django.contrib import admin
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
+from unfold.decorators import display
 
 from amazonsync.admin import register_object_link
 from amazonsync.adminkit import (
@@ -26,13 +21,17 @@ from amazonsync.adminkit import (
     TabularInline,
     money_display,
 )
+from marketplaces.reference import marketplace_label
 
 from . import selectors, services
-from .forms import FileImportForm, MapListingsForm
+from .admin_import import CatalogImportExportMixin
+from .forms import MapListingsForm
 from .models import (
     FbaStock,
+    FeedStatus,
     InboundShipment,
     InboundShipmentItem,
+    InboundStatus,
     Item,
     KitComponent,
     Listing,
@@ -42,75 +41,33 @@ from .models import (
 from .resources import ItemResource, ListingResource
 from .services.mappings import listing_save
 
-PREVIEW_ROWS = 200
+# badge colours (unfold label types) per state
+CHANNEL_BADGES = {"FBA": "info", "MFN": "primary"}
+INBOUND_BADGES = {
+    InboundStatus.WORKING: "", InboundStatus.READY_TO_SHIP: "info",
+    InboundStatus.SHIPPED: "info", InboundStatus.IN_TRANSIT: "info",
+    InboundStatus.DELIVERED: "info", InboundStatus.CHECKED_IN: "info",
+    InboundStatus.RECEIVING: "warning", InboundStatus.CLOSED: "success",
+    InboundStatus.CANCELLED: "", InboundStatus.DELETED: "", InboundStatus.ERROR: "danger",
+}
+FEED_BADGES = {
+    FeedStatus.SUBMITTING: "info", FeedStatus.IN_QUEUE: "info",
+    FeedStatus.IN_PROGRESS: "info", FeedStatus.DONE: "success",
+    FeedStatus.CANCELLED: "danger", FeedStatus.FATAL: "danger",
+}
 
 
-class CatalogImportExportMixin(ImportExportMixin):
-    """All-or-nothing imports with plain-language errors and a summary preview."""
+def _money(amount, currency):
+    """A money cell that never wraps between the amount and its currency code."""
+    return format_html('<span class="as-money">{}</span>', money_display(amount, currency))
 
-    import_formats = [CSV, XLSX]
-    export_formats = [CSV, XLSX]
-    import_form_class = FileImportForm
-    import_template_name = "admin/catalog/import.html"
 
-    def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None)
-        result = context.get("result") if context else None
-        if result is not None:
-            shown = [row for row in result.valid_rows() if row.import_type in ("new", "update")]
-            context["preview_rows"] = shown[:PREVIEW_ROWS]
-            context["preview_hidden"] = max(0, len(shown) - PREVIEW_ROWS)
-            context["invalid_count"] = len(result.invalid_rows)
-        return response
-
-    def process_result(self, result, request):
-        if result.has_errors() or result.has_validation_errors():
-            context = self.admin_site.each_context(request)
-            context.update({
-                "title": "Import", "opts": self.model._meta, "result": result,
-                "invalid_count": len(result.invalid_rows), "form": None,
-            })
-            return TemplateResponse(request, [self.import_template_name], context,
-                                    status=400)
-        return super().process_result(result, request)
-
-    def generate_log_entries(self, result, request):
-        """The admin log entry import-export writes for each new or changed row (same
-        fields, flags and messages), from the rows' ids and reprs (the resource keeps no
-        instance per row) and in one executemany rather than a LogEntry per row through
-        the ORM's insert compiler."""
-        if self.get_skip_admin_log():
-            return
-        flags = {"new": ADDITION, "update": CHANGE}
-        content_type_id = ContentType.objects.get_for_model(
-            self.model, for_concrete_model=False).pk
-        db = router.db_for_write(LogEntry)
-        connection = connections[db]
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        messages_ = {kind: gettext(f"{kind} through import_export") for kind in flags}
-        params = [(now, request.user.pk, content_type_id, str(row.object_id),
-                   (row.object_repr or "")[:200], flags[row.import_type],
-                   messages_[row.import_type])
-                  for row in result if row.import_type in flags]
-        if not params:
-            return
-        qn = connection.ops.quote_name
-        columns = ("action_time", "user_id", "content_type_id", "object_id", "object_repr",
-                   "action_flag", "change_message")
-        sql = (f"INSERT INTO {qn(LogEntry._meta.db_table)} "
-               f"({', '.join(qn(LogEntry._meta.get_field(c).column) for c in columns)}) "
-               f"VALUES ({', '.join(['%s'] * len(columns))})")
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
-
-    def add_success_message(self, result, request):
-        totals = result.totals
-        messages.success(
-            request,
-            f"Import finished: {totals['new']} new, {totals['update']} changed, "
-            f"{totals['skip']} unchanged {self.model._meta.verbose_name_plural}.",
-        )
+def _choice_label(choices, value: str) -> str:
+    """A stored code's label (an unknown code as it is)."""
+    try:
+        return choices(value).label
+    except ValueError:
+        return value or "—"
 
 
 class MappedFilter(admin.SimpleListFilter):
@@ -131,50 +88,65 @@ class MappedFilter(admin.SimpleListFilter):
 @admin.register(Listing)
 class ListingAdmin(CatalogImportExportMixin, HistoryAdmin):
     resource_classes = [ListingResource]
-    list_display = ("seller_sku", "marketplace_code", "channel", "asin", "item_link",
-                    "price_shown", "push_enabled", "last_pushed_quantity", "fba_fulfillable",
-                    "account")
-    list_select_related = ("account", "marketplace", "item", "fba_stock")
-    list_filter = ("marketplace", "channel", MappedFilter, "push_enabled", "account")
+    list_display = ("seller_sku", "marketplace_name", "channel_badge", "asin", "item_link",
+                    "price_shown", "push_enabled", "last_pushed_quantity", "fba_fulfillable")
+    list_select_related = ("item", "fba_stock")
+    list_filter = (MappedFilter, "marketplace", "channel", "push_enabled", "account")
     search_fields = ("seller_sku", "asin", "item__sku", "item__name")
+    search_help_text = "Seller SKU, ASIN, internal SKU or product name"
     autocomplete_fields = ("item",)
     list_per_page = 100
     actions = ["map_to_item", "enable_push", "disable_push"]
     readonly_fields = ("target_quantity_now", "last_pushed_quantity", "last_pushed_quantity_at",
-                       "last_pushed_price", "last_pushed_price_at", "discovered_from",
+                       "last_price_shown", "last_pushed_price_at", "discovered_from",
                        "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("account", "marketplace", "seller_sku", "item")}),
-        ("Amazon", {"fields": ("asin", "fnsku", "parent_asin", "channel", "condition",
+        ("Mapping", {"fields": ("item", "seller_sku", "marketplace", "account"),
+                     "description": "Map the seller SKU to one of our items: its orders and "
+                                    "stock follow the item."}),
+        ("Amazon", {"classes": ["tab"],
+                    "fields": ("channel", "asin", "fnsku", "parent_asin", "condition",
                                "product_type")}),
-        ("Price and push", {"fields": ("price", "currency", "push_enabled", "buffer_quantity",
-                                       "max_quantity", "target_quantity_now")}),
-        ("Last pushed", {"fields": ("last_pushed_quantity", "last_pushed_quantity_at",
-                                    "last_pushed_price", "last_pushed_price_at")}),
-        ("Record", {"fields": ("discovered_from", "created_at", "updated_at")}),
+        ("Price and stock push", {"classes": ["tab"],
+                                  "fields": ("price", "currency", "push_enabled",
+                                             "buffer_quantity", "max_quantity",
+                                             "target_quantity_now")}),
+        ("Last sent to Amazon", {"classes": ["tab"],
+                                 "fields": ("last_pushed_quantity", "last_pushed_quantity_at",
+                                            "last_price_shown", "last_pushed_price_at")}),
+        ("Record", {"classes": ["tab"],
+                    "fields": ("discovered_from", "created_at", "updated_at")}),
     )
 
     @admin.display(description="marketplace", ordering="marketplace__code")
-    def marketplace_code(self, obj):
-        return obj.marketplace.code
+    def marketplace_name(self, obj):
+        return marketplace_label(obj.marketplace_id)
 
-    @admin.display(description="item", ordering="item__sku")
+    @display(description="fulfilment", ordering="channel", label=CHANNEL_BADGES)
+    def channel_badge(self, obj):
+        return obj.channel, obj.channel
+
+    @admin.display(description="mapped to item", ordering="item__sku")
     def item_link(self, obj):
         if obj.item is None:
-            return format_html('<span style="color:#ba2121">{}</span>', "unmapped")
+            return format_html('<span class="as-badge as-badge-red">{}</span>', "Unmapped")
         url = reverse("admin:catalog_item_change", args=[obj.item_id])
         return format_html('<a href="{}">{}</a>', url, obj.item.sku)
 
     @admin.display(description="price", ordering="price")
     def price_shown(self, obj):
-        return money_display(obj.price, obj.currency)
+        return _money(obj.price, obj.currency)
 
-    @admin.display(description="FBA fulfillable")
+    @admin.display(description="price last sent")
+    def last_price_shown(self, obj):
+        return money_display(obj.last_pushed_price, obj.currency)
+
+    @admin.display(description="FBA sellable")
     def fba_fulfillable(self, obj):
         stock = getattr(obj, "fba_stock", None) if obj.channel == "FBA" else None
         return stock.fulfillable if stock is not None else "—"
 
-    @admin.display(description="target quantity now")
+    @admin.display(description="quantity Amazon should show now")
     def target_quantity_now(self, obj):
         if obj.pk is None or obj.item_id is None:
             return "— (unmapped)"
@@ -197,8 +169,8 @@ class ListingAdmin(CatalogImportExportMixin, HistoryAdmin):
             self.message_user(request, f"{count} listing(s) mapped to {form.item.sku}.")
             return None
         context = {**self.admin_site.each_context(request), "title": "Map listings to an item",
-                   "form": form, "queryset": queryset, "opts": self.model._meta,
-                   "action": "map_to_item"}
+                   "form": form, "queryset": queryset.select_related("item"),
+                   "opts": self.model._meta, "action": "map_to_item"}
         return TemplateResponse(request, "admin/catalog/map_listings.html", context)
 
     @admin.action(description="Enable push for selected listings", permissions=["change"])
@@ -234,11 +206,11 @@ class MerchantStockInline(StackedInline):
 class ItemAdmin(CatalogImportExportMixin, HistoryAdmin):
     resource_classes = [ItemResource]
     inlines = [KitComponentInline, MerchantStockInline]
-    list_display = ("sku", "name", "barcode", "active", "kit", "on_hand", "reserved",
-                    "unit_cost_shown")
+    list_display = ("sku", "name", "kit", "active", "on_hand", "reserved", "unit_cost_shown")
     list_select_related = ("merchant_stock",)
     list_filter = ("active",)
     search_fields = ("sku", "name", "barcode")
+    search_help_text = "Internal SKU, product name or barcode"
     readonly_fields = ("available_now", "created_at", "updated_at")
     fields = ("sku", "name", "barcode", "unit_cost", "cost_currency", "active",
               "available_now", "created_at", "updated_at")
@@ -246,9 +218,9 @@ class ItemAdmin(CatalogImportExportMixin, HistoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(component_count=Count("components"))
 
-    @admin.display(boolean=True, description="kit")
+    @display(description="kind", label={"Kit": "info", "Single item": ""})
     def kit(self, obj):
-        return bool(getattr(obj, "component_count", 0))
+        return "Kit" if getattr(obj, "component_count", 0) else "Single item"
 
     @admin.display(description="on hand")
     def on_hand(self, obj):
@@ -260,9 +232,9 @@ class ItemAdmin(CatalogImportExportMixin, HistoryAdmin):
         stock = getattr(obj, "merchant_stock", None)
         return stock.reserved if stock is not None else 0
 
-    @admin.display(description="unit cost")
+    @admin.display(description="unit cost", ordering="unit_cost")
     def unit_cost_shown(self, obj):
-        return money_display(obj.unit_cost, obj.cost_currency)
+        return _money(obj.unit_cost, obj.cost_currency)
 
     @admin.display(description="available now (kits: from components)")
     def available_now(self, obj):
@@ -274,6 +246,7 @@ class MerchantStockAdmin(ModelAdmin):
     list_display = ("item", "on_hand", "reserved", "available", "updated_at")
     list_select_related = ("item",)
     search_fields = ("item__sku", "item__name")
+    search_help_text = "Internal SKU or product name"
     autocomplete_fields = ("item",)
 
     @admin.display(description="available")
@@ -283,19 +256,20 @@ class MerchantStockAdmin(ModelAdmin):
 
 @admin.register(FbaStock)
 class FbaStockAdmin(ReadOnlyAdmin):
-    list_display = ("seller_sku", "marketplace_code", "fulfillable", "inbound", "reserved",
-                    "unfulfillable", "amazon_updated_at", "pulled_at")
-    list_select_related = ("listing", "listing__marketplace")
+    list_display = ("seller_sku", "marketplace_name", "fulfillable", "inbound", "reserved",
+                    "unfulfillable", "pulled_at")
+    list_select_related = ("listing",)
     list_filter = ("listing__marketplace",)
     search_fields = ("listing__seller_sku", "listing__asin", "listing__fnsku")
+    search_help_text = "Seller SKU, ASIN or FNSKU"
 
     @admin.display(description="seller SKU", ordering="listing__seller_sku")
     def seller_sku(self, obj):
         return obj.listing.seller_sku
 
-    @admin.display(description="marketplace")
-    def marketplace_code(self, obj):
-        return obj.listing.marketplace.code
+    @admin.display(description="marketplace", ordering="listing__marketplace__code")
+    def marketplace_name(self, obj):
+        return marketplace_label(obj.listing.marketplace_id)
 
 
 class InboundShipmentItemInline(TabularInline):
@@ -313,17 +287,36 @@ class InboundShipmentItemInline(TabularInline):
 
     @admin.display(description="received − shipped")
     def difference(self, obj):
-        return obj.discrepancy
+        return _difference_badge(obj.discrepancy)
+
+
+def _difference_badge(gap: int):
+    if not gap:
+        return format_html('<span class="as-badge as-badge-green">{}</span>', "none")
+    return format_html('<span class="as-badge as-badge-red">{}</span>', f"{gap:+d}")
+
+
+class DiscrepancyFilter(admin.SimpleListFilter):
+    title = "received vs shipped"
+    parameter_name = "discrepancy"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Closed with a difference"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(selectors.inbound_discrepancy_q())
+        return queryset
 
 
 @admin.register(InboundShipment)
 class InboundShipmentAdmin(ReadOnlyAdmin):
     inlines = [InboundShipmentItemInline]
-    list_display = ("shipment_id", "name", "marketplace", "status", "destination_fc",
-                    "shipped", "received", "closed_at")
-    list_select_related = ("marketplace",)
-    list_filter = ("status", "marketplace")
+    list_display = ("shipment_id", "name", "marketplace_name", "status_badge", "destination_fc",
+                    "shipped", "received", "difference", "closed_at")
+    list_filter = ("status", DiscrepancyFilter, "marketplace")
     search_fields = ("shipment_id", "name", "items__seller_sku")
+    search_help_text = "Shipment ID, name or seller SKU"
     exclude = ("raw",)
 
     def get_queryset(self, request):
@@ -331,6 +324,14 @@ class InboundShipmentAdmin(ReadOnlyAdmin):
             total_shipped=Sum("items__quantity_shipped"),
             total_received=Sum("items__quantity_received"),
         )
+
+    @admin.display(description="marketplace", ordering="marketplace__code")
+    def marketplace_name(self, obj):
+        return marketplace_label(obj.marketplace_id) if obj.marketplace_id else "—"
+
+    @display(description="status", ordering="status", label=INBOUND_BADGES)
+    def status_badge(self, obj):
+        return obj.status, _choice_label(InboundStatus, obj.status)
 
     @admin.display(description="shipped", ordering="total_shipped")
     def shipped(self, obj):
@@ -340,14 +341,48 @@ class InboundShipmentAdmin(ReadOnlyAdmin):
     def received(self, obj):
         return obj.total_received or 0
 
+    @admin.display(description="received − shipped")
+    def difference(self, obj):
+        if obj.status != InboundStatus.CLOSED:
+            return "—"
+        return _difference_badge((obj.total_received or 0) - (obj.total_shipped or 0))
+
+
+class PushOutcomeFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return (("failing", "Failed or with refused listings"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "failing":
+            return queryset.filter(selectors.push_failing_q())
+        return queryset
+
 
 @admin.register(PushFeed)
 class PushFeedAdmin(ReadOnlyAdmin):
-    list_display = ("submitted_at", "kind", "account", "marketplace", "feed_id", "status",
-                    "messages", "accepted", "rejected", "finished_at")
-    list_select_related = ("account", "marketplace")
-    list_filter = ("kind", "status", "marketplace")
+    list_display = ("submitted_at", "kind", "marketplace_name", "status_badge", "messages",
+                    "accepted", "rejected_shown", "finished_at")
+    list_filter = (PushOutcomeFilter, "kind", "status", "marketplace")
     search_fields = ("feed_id",)
+    search_help_text = "Amazon feed ID"
+    date_hierarchy = "submitted_at"
+
+    @admin.display(description="marketplace", ordering="marketplace__code")
+    def marketplace_name(self, obj):
+        return marketplace_label(obj.marketplace_id)
+
+    @display(description="status", ordering="status", label=FEED_BADGES)
+    def status_badge(self, obj):
+        return obj.status, _choice_label(FeedStatus, obj.status)
+
+    @admin.display(description="refused", ordering="rejected")
+    def rejected_shown(self, obj):
+        if not obj.rejected:
+            return 0
+        return format_html('<span class="as-badge as-badge-red">{}</span>', obj.rejected)
 
 
 @register_object_link("listing")

@@ -8,6 +8,7 @@ import zipfile
 
 from django import forms
 from unfold.contrib.import_export.forms import ImportForm
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 
 class FileImportForm(ImportForm):
@@ -103,7 +104,9 @@ def _workbook_problem(content: bytes, resource) -> str | None:
 class MapListingsForm(forms.Form):
     """Intermediate page of the "map to an item" action: the item by internal SKU."""
 
-    item_sku = forms.CharField(label="Internal SKU of the item", max_length=64)
+    item_sku = forms.CharField(label="Internal SKU of the item", max_length=64,
+                               widget=UnfoldAdminTextInputWidget,
+                               help_text="Our own product code, e.g. MUG-1.")
 
     def clean_item_sku(self):
         from .models import Item

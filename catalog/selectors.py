@@ -12,9 +12,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
 from amazonsync.money import quantize
 
-from .models import Channel, Item, KitComponent, Listing, MerchantStock
+from .models import (
+    FEED_FAILED_STATUSES,
+    Channel,
+    InboundShipment,
+    InboundShipmentItem,
+    InboundStatus,
+    Item,
+    KitComponent,
+    Listing,
+    MerchantStock,
+    PushFeed,
+)
 
 Components = dict[int, list[tuple[int, int]]]  # kit item id -> [(component id, quantity)]
 
@@ -177,3 +190,40 @@ def price_deltas(*, account_id: int, marketplace_id: str) -> list[PriceChange]:
             out.append(PriceChange(pk, sku, product_type, price, currency, last))
     out.sort(key=lambda c: c.seller_sku)
     return out
+
+
+# --- what needs attention (lists' filters and the home page) ------------------------------
+
+
+def unmapped_listings() -> QuerySet[Listing]:
+    """Listings no item is mapped to: their orders and stock wait until someone maps them."""
+    return Listing.objects.filter(item__isnull=True)
+
+
+def unmapped_per_marketplace() -> list[tuple[str, int]]:
+    """(marketplace id, unmapped listings) for every marketplace that has some, most first;
+    one query."""
+    rows = (unmapped_listings().order_by().values("marketplace_id")
+            .annotate(n=Count("pk")).values_list("marketplace_id", "n"))
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def inbound_discrepancy_q() -> Q:
+    """Closed FBA inbound shipments where Amazon received a different quantity than was
+    shipped for at least one SKU."""
+    differs = InboundShipmentItem.objects.filter(shipment=OuterRef("pk")).exclude(
+        quantity_received=F("quantity_shipped"))
+    return Q(status=InboundStatus.CLOSED) & Q(Exists(differs))
+
+
+def inbound_with_discrepancy() -> QuerySet[InboundShipment]:
+    return InboundShipment.objects.filter(inbound_discrepancy_q())
+
+
+def push_failing_q() -> Q:
+    """Pushes Amazon did not apply: the whole feed failed, or it refused some listings."""
+    return Q(status__in=FEED_FAILED_STATUSES) | Q(rejected__gt=0)
+
+
+def pushes_failing(*, since) -> QuerySet[PushFeed]:
+    return PushFeed.objects.filter(push_failing_q(), submitted_at__gte=since)

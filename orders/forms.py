@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from .models import CarrierMapping, OrderLine
 
@@ -15,17 +20,25 @@ class RecordShipmentForm(forms.Form):
     mapping = forms.ModelChoiceField(
         queryset=CarrierMapping.objects.filter(active=True), required=False,
         label="Carrier", help_text="a mapped carrier (Amazon's code is shown)",
+        widget=UnfoldAdminSelectWidget,
     )
     carrier = forms.CharField(
         max_length=64, required=False, label="…or carrier name",
+        widget=UnfoldAdminTextInputWidget,
         help_text="our name for a carrier not in the list (the shipments flow will ask for a "
         "mapping before sending anything to Amazon)",
     )
-    ship_method = forms.CharField(max_length=64, required=False)
-    tracking_number = forms.CharField(max_length=64, required=False)
-    ship_date = forms.DateTimeField(initial=timezone.now)
+    ship_method = forms.CharField(max_length=64, required=False,
+                                  widget=UnfoldAdminTextInputWidget)
+    tracking_number = forms.CharField(max_length=64, required=False,
+                                      widget=UnfoldAdminTextInputWidget)
+    ship_date = forms.DateTimeField(
+        label="Ship date", initial=lambda: timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        widget=UnfoldAdminTextInputWidget,
+        help_text="when the package left, e.g. 2026-11-02 10:00")
     package_reference_id = forms.CharField(
-        max_length=64, required=False, help_text="leave empty to number packages 1, 2, 3…"
+        label="Package reference", max_length=64, required=False,
+        help_text="leave empty to number packages 1, 2, 3…", widget=UnfoldAdminTextInputWidget,
     )
 
     def __init__(self, *args, lines: list[OrderLine], **kwargs) -> None:
@@ -35,6 +48,7 @@ class RecordShipmentForm(forms.Form):
             self.fields[f"qty_{line.pk}"] = forms.IntegerField(
                 min_value=0, max_value=line.quantity_unshipped, initial=line.quantity_unshipped,
                 label=f"{line.seller_sku} ({line.quantity_unshipped} unshipped)",
+                widget=UnfoldAdminIntegerFieldWidget,
             )
 
     def clean(self):

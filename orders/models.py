@@ -66,17 +66,24 @@ class Customer(models.Model):
     """
 
     account = models.ForeignKey(
-        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="customers"
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="customers",
+        verbose_name="seller account",
     )
-    buyer_token = models.CharField(max_length=255, blank=True)
+    buyer_token = models.CharField(
+        "Amazon buyer e-mail (anonymised)", max_length=255, blank=True,
+        help_text="The anonymised address Amazon gives; it identifies a repeat buyer.",
+    )
     order_key = models.CharField(
-        max_length=32, blank=True, help_text="the order this customer stands for (no token)"
+        "only order", max_length=32, blank=True,
+        help_text="The order this customer stands for when Amazon gave no buyer address.",
     )
     name = models.CharField(max_length=255, blank=True)
-    country_code = models.CharField(max_length=2, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    country_code = models.CharField("country", max_length=2, blank=True)
+    created_at = models.DateTimeField("first seen", auto_now_add=True)
 
     class Meta:
+        verbose_name = "customer"
+        verbose_name_plural = "customers"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -102,14 +109,15 @@ class Customer(models.Model):
 
 class Order(models.Model):
     account = models.ForeignKey(
-        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="orders"
+        "marketplaces.SellerAccount", on_delete=models.CASCADE, related_name="orders",
+        verbose_name="seller account",
     )
     marketplace = models.ForeignKey(
         "marketplaces.Marketplace", on_delete=models.PROTECT, related_name="orders"
     )
-    amazon_order_id = models.CharField("Amazon order id", max_length=32)
+    amazon_order_id = models.CharField("Amazon order ID", max_length=32)
     seller_order_id = models.CharField(
-        max_length=64, blank=True,
+        "seller order ID", max_length=64, blank=True,
         help_text="the seller's own order id (for a multi-channel order: its merchant order id)",
     )
     sales_channel = models.CharField(
@@ -119,54 +127,65 @@ class Order(models.Model):
         "Amazon from FBA stock",
     )
     fulfils = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="mcf_orders",
+        "self", null=True, blank=True, verbose_name="fulfils order",
+        on_delete=models.SET_NULL, related_name="mcf_orders",
         help_text="multi-channel orders: the order it fulfils (the order whose Amazon or "
         "seller order id is its merchant order id)",
     )
-    purchase_date = models.DateTimeField(db_index=True)
-    last_update_date = models.DateTimeField(db_index=True)
+    purchase_date = models.DateTimeField("ordered", db_index=True)
+    last_update_date = models.DateTimeField("Amazon last updated", db_index=True)
     status = models.CharField(max_length=24, choices=OrderStatus.choices, db_index=True)
-    fulfillment_channel = models.CharField(max_length=3, choices=FulfillmentChannel.choices)
-    is_prime = models.BooleanField(default=False)
+    fulfillment_channel = models.CharField("fulfilment", max_length=3,
+                                           choices=FulfillmentChannel.choices)
+    is_prime = models.BooleanField("Prime", default=False)
     is_seller_fulfilled_prime = models.BooleanField(
         "seller fulfilled Prime", default=False, help_text="Prime order shipped by us (MFN)"
     )
-    is_premium = models.BooleanField(default=False)
-    is_business = models.BooleanField(default=False)
-    is_replacement = models.BooleanField(default=False)
-    replaced_order_id = models.CharField(max_length=32, blank=True)
-    order_total = models.DecimalField(**MONEY)
+    is_premium = models.BooleanField("premium shipping", default=False)
+    is_business = models.BooleanField("business order", default=False)
+    is_replacement = models.BooleanField("replacement", default=False)
+    replaced_order_id = models.CharField("replaces order", max_length=32, blank=True)
+    order_total = models.DecimalField("order total", **MONEY)
     currency = models.CharField(max_length=3)
-    ship_service_level = models.CharField(max_length=64, blank=True)
-    ship_service_category = models.CharField(max_length=32, blank=True)
-    earliest_ship_date = models.DateTimeField(null=True, blank=True)
-    latest_ship_date = models.DateTimeField(null=True, blank=True)
-    purchase_order_number = models.CharField(max_length=64, blank=True)
-    ship_city = models.CharField(max_length=128, blank=True)
-    ship_state = models.CharField(max_length=128, blank=True)
-    ship_postal_code = models.CharField(max_length=32, blank=True)
-    ship_country = models.CharField(max_length=2, blank=True)
+    ship_service_level = models.CharField("shipping service", max_length=64, blank=True)
+    ship_service_category = models.CharField("shipping category", max_length=32, blank=True)
+    earliest_ship_date = models.DateTimeField("ship from", null=True, blank=True)
+    latest_ship_date = models.DateTimeField(
+        "ship by", null=True, blank=True,
+        help_text="Amazon's latest ship date: confirm the shipment before it.")
+    purchase_order_number = models.CharField("purchase order number", max_length=64,
+                                             blank=True)
+    ship_city = models.CharField("city", max_length=128, blank=True)
+    ship_state = models.CharField("state or region", max_length=128, blank=True)
+    ship_postal_code = models.CharField("postal code", max_length=32, blank=True)
+    ship_country = models.CharField("country", max_length=2, blank=True)
     customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
-    first_stored_at = models.DateTimeField(help_text="when this back office first stored it")
+    source = models.CharField("read from", max_length=8, choices=Source.choices,
+                              default=Source.API)
+    first_stored_at = models.DateTimeField("first stored",
+                                           help_text="when this back office first stored it")
     version_stored_at = models.DateTimeField(
-        null=True, blank=True,
+        "this version stored", null=True, blank=True,
         help_text="when the API version of the order (its last update) was stored, on the "
         "sync's clock; empty for versions from a report (backfill): the sync latency",
     )
     acknowledged_at = models.DateTimeField(
-        null=True, blank=True, help_text="first shipment confirmation accepted by Amazon"
+        "shipment confirmed", null=True, blank=True,
+        help_text="first shipment confirmation accepted by Amazon"
     )
-    shipped_at = models.DateTimeField(null=True, blank=True, help_text="first seen shipped")
+    shipped_at = models.DateTimeField("shipped", null=True, blank=True,
+                                      help_text="first seen shipped")
     ack_sla_met = models.BooleanField(
         "confirmed before latest ship date", null=True, blank=True
     )
-    raw = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    raw = models.JSONField("as Amazon sent it", default=dict, blank=True)
+    updated_at = models.DateTimeField("last changed", auto_now=True)
 
     class Meta:
+        verbose_name = "order"
+        verbose_name_plural = "orders"
         ordering = ["-purchase_date", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -230,7 +249,7 @@ class OrderLine(models.Model):
     Orders API gives it; they are matched by seller SKU meanwhile."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    order_item_id = models.CharField(max_length=32, blank=True)
+    order_item_id = models.CharField("Amazon order item ID", max_length=32, blank=True)
     seller_sku = models.CharField("seller SKU", max_length=64)
     asin = models.CharField("ASIN", max_length=10, blank=True)
     title = models.CharField(max_length=500, blank=True)
@@ -238,32 +257,37 @@ class OrderLine(models.Model):
         "catalog.Listing", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="order_lines", help_text="empty while the SKU is not mapped",
     )
-    unmapped = models.BooleanField(default=False, db_index=True)
-    quantity_ordered = models.PositiveIntegerField(default=0)
-    quantity_shipped = models.PositiveIntegerField(default=0)
+    unmapped = models.BooleanField(
+        "SKU not mapped", default=False, db_index=True,
+        help_text="the seller SKU is not mapped to an item yet")
+    quantity_ordered = models.PositiveIntegerField("ordered", default=0)
+    quantity_shipped = models.PositiveIntegerField("shipped", default=0)
     cancelled = models.BooleanField(
         default=False, help_text="the item was cancelled: what it has not shipped never will, "
         "and its amounts are not in the order total",
     )
     currency = models.CharField(max_length=3)
-    item_price = models.DecimalField(**MONEY)
-    item_tax = models.DecimalField(**MONEY)
-    shipping_price = models.DecimalField(**MONEY)
-    shipping_tax = models.DecimalField(**MONEY)
-    shipping_discount = models.DecimalField(**MONEY)
-    promotion_discount = models.DecimalField(**MONEY)
-    promotion_discount_tax = models.DecimalField(**MONEY)
-    promotion_ids = models.CharField(max_length=255, blank=True)
+    item_price = models.DecimalField("item price", **MONEY)
+    item_tax = models.DecimalField("item tax", **MONEY)
+    shipping_price = models.DecimalField("shipping", **MONEY)
+    shipping_tax = models.DecimalField("shipping tax", **MONEY)
+    shipping_discount = models.DecimalField("shipping discount", **MONEY)
+    promotion_discount = models.DecimalField("promotion discount", **MONEY)
+    promotion_discount_tax = models.DecimalField("promotion discount tax", **MONEY)
+    promotion_ids = models.CharField("promotions", max_length=255, blank=True)
     reserved_quantity = models.PositiveIntegerField(
-        default=0, help_text="merchant stock this line holds (MFN, open orders)"
+        "reserved", default=0, help_text="merchant stock this line holds (MFN, open orders)"
     )
     stock_item = models.ForeignKey(
         "catalog.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name="stock held on item",
         help_text="the item whose merchant stock the reservation is held on",
     )
-    raw = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField("as Amazon sent it", default=dict, blank=True)
 
     class Meta:
+        verbose_name = "order line"
+        verbose_name_plural = "order lines"
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -309,19 +333,24 @@ class CarrierMapping(models.Model):
         max_length=64, blank=True, help_text="our ship method; empty = any method"
     )
     amazon_carrier_code = models.CharField(
-        max_length=64, choices=CARRIER_CHOICES, help_text="one of the codes Amazon accepts"
+        "Amazon carrier", max_length=64, choices=CARRIER_CHOICES,
+        help_text="one of the codes Amazon accepts"
     )
     amazon_carrier_name = models.CharField(
-        max_length=64, blank=True, help_text='required when the code is "Other"'
+        "carrier name for Amazon", max_length=64, blank=True,
+        help_text='required when the code is "Other"'
     )
     shipping_method = models.CharField(
-        max_length=64, blank=True, help_text="shipping method sent to Amazon"
+        "shipping method for Amazon", max_length=64, blank=True,
+        help_text="shipping method sent to Amazon"
     )
     active = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("last changed", auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
+        verbose_name = "carrier mapping"
+        verbose_name_plural = "carrier mappings"
         ordering = ["carrier", "ship_method"]
         constraints = [
             models.UniqueConstraint(fields=["carrier", "ship_method"], name="uniq_carrier_map"),
@@ -352,31 +381,34 @@ class Shipment(models.Model):
     """One MFN package, confirmed to Amazon with confirmShipment."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
-    package_reference_id = models.CharField(max_length=64)
+    package_reference_id = models.CharField("package reference", max_length=64)
     carrier = models.CharField(max_length=64, help_text="our carrier name")
-    ship_method = models.CharField(max_length=64, blank=True)
+    ship_method = models.CharField("ship method", max_length=64, blank=True)
     carrier_code = models.CharField(
-        max_length=64, blank=True, help_text="Amazon carrier code sent (from the mapping)"
+        "Amazon carrier", max_length=64, blank=True,
+        help_text="Amazon carrier code sent (from the mapping)"
     )
-    carrier_name = models.CharField(max_length=64, blank=True)
-    shipping_method = models.CharField(max_length=64, blank=True)
-    tracking_number = models.CharField(max_length=64, blank=True)
-    ship_date = models.DateTimeField()
+    carrier_name = models.CharField("carrier name sent", max_length=64, blank=True)
+    shipping_method = models.CharField("shipping method sent", max_length=64, blank=True)
+    tracking_number = models.CharField("tracking number", max_length=64, blank=True)
+    ship_date = models.DateTimeField("ship date")
     status = models.CharField(
         max_length=10, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING,
         db_index=True,
     )
-    amazon_response = models.JSONField(default=dict, blank=True)
-    last_error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    amazon_response = models.JSONField("Amazon's answer", default=dict, blank=True)
+    last_error = models.TextField("problem", blank=True)
+    attempts = models.PositiveIntegerField("times sent", default=0)
+    confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name="recorded by",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("recorded", auto_now_add=True)
 
     class Meta:
+        verbose_name = "MFN shipment"
+        verbose_name_plural = "MFN shipments"
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -401,6 +433,8 @@ class ShipmentLine(models.Model):
     quantity = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = "package line"
+        verbose_name_plural = "package lines"
         constraints = [
             models.UniqueConstraint(
                 fields=["shipment", "order_line"], name="uniq_shipment_line"

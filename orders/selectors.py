@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from amazonsync.flatfiles.locale import locale_by_code
 from amazonsync.models import SyncException
 from marketplaces.models import Marketplace
 
 from .models import (
+    SHIPPABLE_STATUSES,
     CarrierMapping,
     FulfillmentChannel,
     Order,
@@ -143,3 +144,33 @@ def order_snapshot(*, account, fields: tuple[str, ...] = (
 
 def _norm(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.normalize():f}"
+
+
+# --- MFN orders against their ship-by time (the orders list's filter, the home page) ------
+
+SHIP_BY_SOON = datetime.timedelta(hours=24)
+OVERDUE = "overdue"
+DUE_SOON = "due24h"
+
+
+def awaiting_shipment_q() -> Q:
+    """MFN orders we still have to ship (unshipped or partly shipped)."""
+    return Q(fulfillment_channel=FulfillmentChannel.MFN, status__in=SHIPPABLE_STATUSES)
+
+
+def ship_by_q(window: str, *, now: datetime.datetime) -> Q:
+    """Orders awaiting shipment whose latest ship date has passed (``OVERDUE``) or comes
+    within the next 24 hours (``DUE_SOON``)."""
+    if window == OVERDUE:
+        return awaiting_shipment_q() & Q(latest_ship_date__lt=now)
+    if window == DUE_SOON:
+        return awaiting_shipment_q() & Q(latest_ship_date__gte=now,
+                                         latest_ship_date__lt=now + SHIP_BY_SOON)
+    raise ValueError(f"unknown ship-by window {window!r}")
+
+
+def ship_by_counts(*, now: datetime.datetime) -> dict[str, int]:
+    """How many MFN orders are overdue and due within 24 hours; one query."""
+    return Order.objects.aggregate(
+        **{OVERDUE: Count("pk", filter=ship_by_q(OVERDUE, now=now)),
+           DUE_SOON: Count("pk", filter=ship_by_q(DUE_SOON, now=now))})

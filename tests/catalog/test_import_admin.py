@@ -45,7 +45,7 @@ def test_good_csv_previews_then_imports_with_history(ops, ops_user):
     preview = upload(ops, csv_bytes(*GOOD))
     text = page_text(preview)
     assert "3 new, 0 changed, 0 unchanged" in text
-    assert "MUG-US-MFN @ ATVPDKIKX0DER" in text
+    assert "MUG-US-MFN @ Amazon.com (US)" in text
     assert Listing.objects.count() == 0  # the preview wrote nothing
     done = confirm(ops, preview)
     assert done.status_code == 302
@@ -100,11 +100,11 @@ def test_import_writes_an_admin_log_entry_per_new_or_changed_row(ops, ops_user):
     entries = {(e.object_id, e.object_repr, e.action_flag, e.change_message, e.user_id)
                for e in LogEntry.objects.filter(content_type__model="listing")}
     assert entries == {
-        (str(ids["MUG-US-MFN"]), "MUG-US-MFN @ ATVPDKIKX0DER", ADDITION,
+        (str(ids["MUG-US-MFN"]), "MUG-US-MFN @ Amazon.com (US)", ADDITION,
          "new through import_export", ops_user.pk),
-        (str(ids["MUG-US-FBA"]), "MUG-US-FBA @ ATVPDKIKX0DER", ADDITION,
+        (str(ids["MUG-US-FBA"]), "MUG-US-FBA @ Amazon.com (US)", ADDITION,
          "new through import_export", ops_user.pk),
-        (str(ids["LAMP-CA"]), "LAMP-CA @ A2EUQ1WTGCTBG2", ADDITION,
+        (str(ids["LAMP-CA"]), "LAMP-CA @ Amazon.ca (CA)", ADDITION,
          "new through import_export", ops_user.pk),
     }
     import_file(ops, csv_bytes(GOOD[0].replace("19.99", "17.49"), *GOOD[1:]))
@@ -366,7 +366,7 @@ def test_a_file_over_one_write_batch_logs_each_row_with_its_id(
     assert len(unmapped) == 1200
     added = dict(LogEntry.objects.filter(action_flag=ADDITION).values_list(
         "object_repr", "object_id"))
-    assert added == {f"{sku} @ ATVPDKIKX0DER": str(pk) for sku, pk in unmapped.items()}
+    assert added == {f"{sku} @ Amazon.com (US)": str(pk) for sku, pk in unmapped.items()}
     new = [f"A1TESTSELLER,US,BATCH-NEW-{i:04d},MFN,,,,,,MUG-1,,,yes,0," for i in range(1100)]
     mapped = []
     monkeypatch.setattr("catalog.services.listings_mapping_applied",
@@ -380,6 +380,6 @@ def test_a_file_over_one_write_batch_logs_each_row_with_its_id(
     assert changed == {str(pk): "update through import_export" for pk in unmapped.values()}
     added = dict(LogEntry.objects.filter(action_flag=ADDITION).values_list(
         "object_repr", "object_id"))
-    assert added == {f"{sku} @ ATVPDKIKX0DER": str(pk) for sku, pk in ids.items()}
+    assert added == {f"{sku} @ Amazon.com (US)": str(pk) for sku, pk in ids.items()}
     assert Listing.objects.filter(item__sku="MUG-1").count() == 2300
     assert len(mapped) == 1 and sorted(mapped[0]) == sorted(ids.values())
