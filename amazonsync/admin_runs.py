@@ -7,10 +7,12 @@ for it ("Run now" on a seller account) watches its counts grow until it finishes
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
-from unfold.decorators import display
+from unfold.decorators import action, display
 
 from .adminkit import ReadOnlyAdmin, TabularInline
 from .crypto import redact_secrets
@@ -18,7 +20,7 @@ from .dashboard import Figure, PanelData, register_panel
 from .health import get_metric
 from .models import AlertSent, ApiCall, SyncRun
 from .registry import all_flows
-from .runs import failing_flows, flow_label
+from .runs import RunRefused, failing_flows, flow_label, run_enqueue
 
 STATUS_LABELS = {
     SyncRun.Status.SUCCEEDED: "success",
@@ -96,6 +98,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
     search_fields = ("flow", "error", "account__name", "account__selling_partner_id")
     date_hierarchy = "started_at"
     inlines = [ApiCallInline]
+    actions_detail = ["run_again"]
     change_form_outer_before_template = "admin/amazonsync/runs/run_refresh.html"
     fieldsets = (
         ("Summary", {"classes": ["tab"], "fields": (
@@ -145,6 +148,22 @@ class SyncRunAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "marketplace",
                                                             "requested_by")
+
+    @action(description="Run again", icon="replay", url_path="run-again",
+            permissions=["amazonsync.run_flow"])
+    def run_again(self, request, object_id):
+        """Queue the same flow for the same account and marketplace (not its backfill date)."""
+        run = get_object_or_404(SyncRun, pk=object_id)
+        here = reverse("admin:amazonsync_syncrun_change", args=[run.pk])
+        try:
+            again = run_enqueue(flow=run.flow, account_id=run.account_id,
+                                marketplace_id=run.marketplace_id, user=request.user)
+        except RunRefused as refused:
+            messages.error(request, str(refused))
+            return HttpResponseRedirect(here)
+        messages.success(request, f"{flow_label(run.flow)} queued again (run #{again.pk}). "
+                         "This page follows it until it finishes.")
+        return HttpResponseRedirect(reverse("admin:amazonsync_syncrun_change", args=[again.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})

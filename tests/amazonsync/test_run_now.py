@@ -346,3 +346,29 @@ def test_marketplace_and_amazon_term_lists_show_codes_with_their_words(client, s
     html = client.get(reverse("admin:marketplaces_marketplace_changelist")).content.decode()
     table = html.split('id="result_list"')[1]
     assert "Amazon.de (DE)" in table and "A1PA6795UKMFR9</code>" in table, table[:3000]
+
+
+def test_run_again_from_a_run_page(client, superuser, ops_user, account, flow_factory, q_sync,
+                                   django_capture_on_commit_callbacks):
+    flow_factory("t_again", lambda ctx: ctx.count(fetched=2), switch="orders")
+    now = timezone.now()
+    old = SyncRun.objects.create(flow="t_again", account=account, marketplace_id=US,
+                                 status=SyncRun.Status.FAILED, started_at=now, finished_at=now)
+    url = reverse("admin:amazonsync_syncrun_run_again", args=[old.pk])
+    page = reverse("admin:amazonsync_syncrun_change", args=[old.pk])
+    client.force_login(superuser)
+    assert "Run again" in client.get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(url)
+    again = SyncRun.objects.exclude(pk=old.pk).get(flow="t_again")
+    assert response.url == reverse("admin:amazonsync_syncrun_change", args=[again.pk])
+    assert again.status == SyncRun.Status.SUCCEEDED and again.fetched == 2
+    # refused in words: the flow switched off
+    AccountMarketplace.objects.filter(account=account, marketplace_id=US).update(orders=False)
+    response = client.get(url, follow=True)
+    assert any("switched off" in m for m in _messages(response))
+    # without the permission: no button, and the address refuses
+    ops_user.user_permissions.add(Permission.objects.get(codename="view_syncrun"))
+    client.force_login(ops_user)
+    assert "Run again" not in client.get(page).content.decode()
+    assert client.get(url).status_code == 403
