@@ -24,3 +24,25 @@ class RedactSecretsFilter(logging.Filter):
                 logging.Formatter().formatException(record.exc_info)
             )
         return True
+
+
+class PermissionDeniedOneLine(logging.Filter):
+    """A refused request (403) is routine, not a failure: one line saying who asked for what
+    and why it was refused (``403 ops GET /admin/settlements/journalbatch/1/change/: no
+    permission``), without the traceback Django attaches. Other errors pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) != 403:
+            return True
+        request = getattr(record, "request", None)
+        user = getattr(request, "user", None)
+        who = (user.get_username() if user is not None and user.is_authenticated
+               else "anonymous")
+        refusal = record.exc_info[1] if record.exc_info else None
+        reason = str(refusal) if refusal is not None else ""
+        record.msg = "403 %s %s %s: %s"
+        record.args = (who, getattr(request, "method", "-"), getattr(request, "path", "-"),
+                       (reason or "no permission")[:300])
+        record.exc_info = None
+        record.exc_text = None
+        return True

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .problems import reason_label
+
 
 class Team(models.TextChoices):
     OPS = "ops", "Ops"
@@ -135,7 +137,12 @@ class SyncCursor(models.Model):
 
 
 class SyncException(models.Model):
-    """The exception queue: anything a flow could not apply, kept raw with a reason."""
+    """The exception queue: anything a flow could not apply, kept raw with a reason.
+
+    Rows with the same ``group_key`` are one problem seen in several places (the same SKU
+    unmapped in five marketplaces, one expired secret refusing every flow): the queue shows
+    them as one row with a count, and its actions apply to the whole group.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -143,55 +150,81 @@ class SyncException(models.Model):
         RESOLVED = "resolved", "Resolved"
         IGNORED = "ignored", "Ignored"
 
-    flow = models.CharField(max_length=64, db_index=True)
+    flow = models.CharField("flow", max_length=64, db_index=True,
+                            help_text="The sync flow that met the problem.")
     account = models.ForeignKey(
         "marketplaces.SellerAccount", null=True, blank=True, on_delete=models.CASCADE,
-        related_name="sync_exceptions",
+        related_name="sync_exceptions", verbose_name="seller account",
     )
     marketplace = models.ForeignKey(
         "marketplaces.Marketplace", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name="marketplace",
     )
-    object_kind = models.CharField(max_length=64)
-    object_key = models.CharField(max_length=255)
-    reason_code = models.CharField(max_length=64, db_index=True)
-    message = models.TextField()
-    payload = models.JSONField(default=dict, blank=True)
-    owner_team = models.CharField(max_length=16, choices=Team.choices, db_index=True)
+    object_kind = models.CharField("kind of object", max_length=64,
+                                   help_text="What the problem is about: listing, order, "
+                                   "settlement, seller account…")
+    object_key = models.CharField("object", max_length=255,
+                                  help_text="Which one: the SKU, order id or report it is about.")
+    reason_code = models.CharField("problem", max_length=64, db_index=True,
+                                   help_text="Why it could not be applied.")
+    message = models.TextField("message", help_text="What happened, in full.")
+    payload = models.JSONField("data received", default=dict, blank=True,
+                               help_text="The raw data that could not be applied.")
+    owner_team = models.CharField("owner team", max_length=16, choices=Team.choices,
+                                  db_index=True, help_text="The team that fixes it.")
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+        "status", max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )
     severity = models.CharField(
-        max_length=8, choices=Severity.choices, default=Severity.NORMAL, db_index=True
+        "severity", max_length=8, choices=Severity.choices, default=Severity.NORMAL,
+        db_index=True,
     )
-    severity_rank = models.PositiveSmallIntegerField(default=2, help_text="0 = most urgent")
-    due_at = models.DateTimeField(null=True, blank=True, help_text="first seen + SLA")
+    severity_rank = models.PositiveSmallIntegerField("urgency rank", default=2,
+                                                     help_text="0 = most urgent")
+    due_at = models.DateTimeField("due by", null=True, blank=True,
+                                  help_text="First seen plus the severity's SLA.")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_exceptions",
+        related_name="assigned_exceptions", verbose_name="assigned to",
     )
     depends_on = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents",
-        help_text="retried automatically when this one is resolved",
+        verbose_name="waits on", help_text="Retried automatically when this one is resolved.",
     )
-    attempts = models.PositiveIntegerField(default=0)
-    occurrences = models.PositiveIntegerField(default=1)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField(db_index=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField("retries", default=0)
+    occurrences = models.PositiveIntegerField(
+        "times seen", default=1, help_text="How many times the problem was met.")
+    first_seen = models.DateTimeField("first seen")
+    last_seen = models.DateTimeField("last seen", db_index=True)
+    resolved_at = models.DateTimeField("closed at", null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name="closed by",
+        help_text="Who resolved or ignored it, or whose action resolved it automatically.",
     )
-    resolution_note = models.TextField(blank=True)
+    resolved_cause = models.CharField(
+        "resolved because", max_length=120, blank=True,
+        help_text="What resolved it automatically, e.g. \"mapping saved\"; empty when a "
+        "person resolved it by hand.",
+    )
+    resolution_note = models.TextField("note", blank=True)
     manual_fix = models.BooleanField(
-        default=False, help_text="resolved by a person rather than by a retry or a flow"
+        "closed by hand", default=False,
+        help_text="Resolved by a person rather than by a retry or a flow.",
     )
     last_run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="exceptions"
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="exceptions",
+        verbose_name="last sync run",
+    )
+    group_key = models.CharField(
+        "problem group", max_length=255, blank=True, default="",
+        help_text="The same problem with the same object in other marketplaces or accounts "
+        "shares this key.",
     )
 
     class Meta:
+        verbose_name = "sync exception"
+        verbose_name_plural = "sync exceptions"
         ordering = ["-last_seen", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -206,10 +239,11 @@ class SyncException(models.Model):
         indexes = [
             models.Index(fields=["status", "owner_team"]),
             models.Index(fields=["status", "severity_rank", "due_at"]),
+            models.Index(fields=["group_key", "status", "id"], name="sync_exc_group"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.reason_code}: {self.object_kind} {self.object_key}"
+        return f"{reason_label(self.reason_code)}: {self.object_key}"
 
 
 class RateLimitBucket(models.Model):

@@ -145,3 +145,54 @@ def ownership_refusal(*, verb: str, refused: dict[str, list[int]]) -> str:
             f"team (the {groups} group) or a superuser can {verb} them."
         )
     return " ".join(parts)
+
+
+# --- the 403 page: which permission a refused admin page needs, and which group has it ----
+
+ADMIN_VIEW_ACTIONS = {"changelist": "view", "change": "view", "history": "view",
+                      "add": "add", "delete": "delete"}
+
+
+def groups_granting(permission: str) -> list[str]:
+    """The groups of the map that hold ``permission`` ("settlements.view_journalbatch")."""
+    app_label, _, codename = permission.partition(".")
+    action, _, model_name = codename.partition("_")
+    return [group for group, model_perms in GROUP_PERMISSIONS.items()
+            if {action, codename} & set(model_perms.get(f"{app_label}.{model_name}", ()))]
+
+
+def permission_needed(path: str, method: str = "GET") -> dict | None:
+    """What an admin URL needs, as {"permission", "what", "groups"}: the model permission
+    of its page ("view" for a list or an object, "change" to save one), or None when the URL
+    is not a model's admin page."""
+    from django.apps import apps
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.app_name != "admin" or not match.url_name:
+        return None
+    for model in apps.get_models():
+        prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
+        if match.url_name.startswith(prefix):
+            page = match.url_name[len(prefix):]
+            action = ADMIN_VIEW_ACTIONS.get(page, "change")
+            if page == "change" and method == "POST":
+                action = "change"
+            permission = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+            return {"permission": permission, "groups": groups_granting(permission),
+                    "what": f"{action} {model._meta.verbose_name_plural}"}
+    return None
+
+
+def permission_denied(request, exception=None):
+    """The 403 page: in plain words, what was refused and which group would allow it."""
+    from django.shortcuts import render
+
+    needed = permission_needed(request.path, request.method)
+    if needed is not None and request.user.has_perm(needed["permission"]):
+        needed = None  # refused for another reason: the exception's own words say which
+    context = {"exception": str(exception or ""), "needed": needed}
+    return render(request, "403.html", context, status=403)

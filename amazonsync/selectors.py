@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from .models import SyncException, SyncRun
 
@@ -38,3 +50,73 @@ def exceptions_outside_teams(
     for pk, team in qs.order_by("pk").values_list("pk", "owner_team"):
         outside.setdefault(team, []).append(pk)
     return outside
+
+
+# --- the exception queue, one row per problem -----------------------------------------------
+
+EXCEPTION_ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
+
+
+def exceptions_grouped(queryset: QuerySet) -> QuerySet:
+    """One row per problem of ``queryset`` (already filtered): the first row of each group of
+    the same problem (``group_key``) in the same status, annotated ``group_size`` (how many
+    rows of ``queryset`` it stands for). Two queries' worth of SQL whatever the page shows: a
+    GROUP BY on the indexed (group_key, status, id) and a count per shown row."""
+    base = queryset.order_by()
+    leads = (base.exclude(group_key="").values("group_key", "status")
+             .annotate(lead=Min("pk")).values("lead"))
+    sizes = (base.filter(group_key=OuterRef("group_key"), status=OuterRef("status"))
+             .values("group_key").annotate(n=Count("pk")).values("n")[:1])
+    return queryset.filter(Q(pk__in=leads) | Q(group_key="")).annotate(
+        group_size=Case(When(group_key="", then=Value(1)),
+                        default=Subquery(sizes, output_field=IntegerField())),
+    )
+
+
+def exception_group_members(queryset: QuerySet, leads) -> dict[tuple[str, str], list]:
+    """The rows of ``queryset`` in the groups of ``leads`` that stand for more than one row,
+    as {(group_key, status): [rows]} with account and marketplace (one query, or none)."""
+    keys = {(x.group_key, x.status) for x in leads if getattr(x, "group_size", 1) > 1}
+    if not keys:
+        return {}
+    members: dict[tuple[str, str], list] = {}
+    rows = (queryset.order_by("pk").filter(group_key__in={k for k, _ in keys})
+            .select_related(None).select_related("account", "marketplace")
+            .only("pk", "group_key", "status", "flow", "account__name",
+                  "account__selling_partner_id", "marketplace__domain", "marketplace__code"))
+    for row in rows:
+        if (row.group_key, row.status) in keys:
+            members.setdefault((row.group_key, row.status), []).append(row)
+    return members
+
+
+def exception_group_rows(exception: SyncException) -> QuerySet:
+    """Every row of an exception's problem group, any status (itself when ungrouped)."""
+    if not exception.group_key:
+        return SyncException.objects.filter(pk=exception.pk)
+    return (SyncException.objects.filter(group_key=exception.group_key)
+            .select_related("account", "marketplace", "resolved_by")
+            .order_by("status", "marketplace_id", "pk"))
+
+
+def exception_group_ids(*, exception_ids, statuses) -> list[int]:
+    """Of the given exceptions and every row of their groups, those in ``statuses``: what an
+    action on a grouped row applies to."""
+    ids = list(exception_ids)
+    keys = (SyncException.objects.filter(pk__in=ids).exclude(group_key="")
+            .values("group_key"))
+    rows = SyncException.objects.filter(Q(pk__in=ids) | Q(group_key__in=keys),
+                                        status__in=list(statuses))
+    return list(rows.order_by("pk").values_list("pk", flat=True))
+
+
+def exception_queue_summary(*, now) -> list[dict]:
+    """Open problems (groups) per owner team and severity, with how many are past their
+    SLA: [{"owner_team", "severity", "problems", "overdue"}] in one query."""
+    return list(
+        SyncException.objects.filter(status__in=EXCEPTION_ACTIVE)
+        .values("owner_team", "severity")
+        .annotate(problems=Count("group_key", distinct=True),
+                  overdue=Count("group_key", distinct=True, filter=Q(due_at__lt=now)))
+        .order_by("owner_team", "severity")
+    )

@@ -28,6 +28,7 @@ from .accounts import KEY_CHANGED, accounts
 from .crypto import redact_secrets, redact_value
 from .models import Severity, SyncCursor, SyncException, SyncLock, SyncRun, Team
 from .permissions import ExceptionOwnershipError, user_teams
+from .problems import group_key
 from .registry import Flow, get_flow
 from .selectors import exceptions_outside_teams
 from .severity import RANK, classify, due
@@ -85,6 +86,10 @@ def exception_record(
         "object_key": object_key[:255],
         "reason_code": reason_code,
     }
+    group = group_key(
+        **key, account_key=getattr(account, "selling_partner_id", "") or "",
+        marketplace_keys=(marketplace.code, marketplace.pk) if marketplace is not None else (),
+    )
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -105,6 +110,7 @@ def exception_record(
                         first_seen=now,
                         last_seen=now,
                         last_run=run,
+                        group_key=group,
                     )
                 existing.message = message
                 existing.payload = payload or {}
@@ -120,6 +126,8 @@ def exception_record(
                     existing.status = SyncException.Status.OPEN
                     existing.resolved_at = None
                     existing.resolved_by = None
+                    existing.resolved_cause = ""
+                existing.group_key = existing.group_key or group
                 existing.save()
                 existing.refresh_from_db()
                 return existing
@@ -135,8 +143,15 @@ def exception_resolve(
     object_key: str,
     reason_code: str | None = None,
     note: str = "resolved automatically: the object was applied",
+    actor=None,
+    cause: str = "",
 ) -> int:
-    """Resolve the open exceptions of an object once a flow applied it."""
+    """Resolve the open exceptions of an object once a flow applied it.
+
+    The system resolves them; ``cause`` says what did ("mapping saved") and ``actor`` whose
+    action it was (the person who saved the mapping), shown as "system (mapping saved by
+    ops)". Without a cause, the note's words are the cause.
+    """
     qs = SyncException.objects.filter(
         flow=flow,
         object_kind=object_kind,
@@ -147,7 +162,10 @@ def exception_resolve(
         qs = qs.filter(reason_code=reason_code)
     ids = list(qs.values_list("pk", flat=True))
     n = SyncException.objects.filter(pk__in=ids).update(
-        status=SyncException.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note
+        status=SyncException.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note,
+        resolved_by=actor, manual_fix=False,
+        resolved_cause=(cause or note.removeprefix("resolved: ")
+                        .removeprefix("resolved automatically: "))[:120],
     )
     dependents_retry(resolved_ids=ids)
     return n
@@ -194,6 +212,7 @@ def exceptions_resolve(*, exception_ids: Iterable[int], user, note: str = "") ->
             resolved_at=timezone.now(),
             resolved_by=user,
             resolution_note=note or MANUAL_NOTE,
+            resolved_cause="",
             manual_fix=True,
         )
     dependents_retry(resolved_ids=ids)
@@ -237,6 +256,7 @@ def exceptions_ignore(*, exception_ids: Iterable[int], user, note: str) -> int:
             status=SyncException.Status.IGNORED,
             resolved_at=timezone.now(),
             resolved_by=user,
+            resolved_cause="",
             resolution_note=note.strip(),
         )
 
@@ -308,6 +328,7 @@ def exceptions_retry(*, exception_ids: Iterable[int], user=None) -> RetryOutcome
                 status=SyncException.Status.RESOLVED,
                 resolved_at=timezone.now(),
                 resolved_by=user,
+                resolved_cause="retried",
                 resolution_note="resolved by retry",
             )
             outcome.resolved += 1

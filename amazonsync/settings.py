@@ -238,13 +238,18 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "amazonsync.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "amazonsync.logging.RedactSecretsFilter"},
+        # a permission refusal is one line (who, method, path, why), no traceback
+        "forbidden_one_line": {"()": "amazonsync.logging.PermissionDeniedOneLine"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["forbidden_one_line"]},
         "urllib3": {"level": "WARNING"},
     },
 }

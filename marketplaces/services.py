@@ -167,8 +167,10 @@ def account_set_credentials(
     client_secret: str | None = None,
     refresh_token: str | None = None,
     rotated_on: datetime.date | None = None,
+    actor=None,
 ) -> SellerAccount:
-    """Store new LWA credentials (encrypted) and clear what the old ones caused."""
+    """Store new LWA credentials (encrypted) and clear what the old ones caused (the
+    account's exceptions show "system (credentials updated by <actor>)")."""
     with transaction.atomic():
         account = SellerAccount.objects.select_for_update().get(pk=account.pk)
         fields = ["updated_at"]
@@ -195,6 +197,9 @@ def account_set_credentials(
             status=SyncException.Status.RESOLVED,
             resolved_at=timezone.now(),
             resolution_note="credentials updated",
+            resolved_by=actor,
+            resolved_cause="credentials updated",
+            manual_fix=False,
         )
     return account
 

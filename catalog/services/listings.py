@@ -76,14 +76,17 @@ def listing_map(*, listing: Listing, item: Item | None) -> Listing:
     return listing
 
 
-def mapping_applied(*, listing: Listing) -> int:
-    """After a listing got an item by any path (admin, CSV import): resolve and retry."""
+def mapping_applied(*, listing: Listing, actor=None, cause: str = "mapping saved") -> int:
+    """After a listing got an item by any path (admin, CSV import): resolve and retry.
+
+    The exception shows who caused the resolution and how: "system (mapping saved by
+    ops)" for ``actor`` ops and ``cause`` "mapping saved"."""
     key = listing_key(
         account=listing.account, marketplace=listing.marketplace, seller_sku=listing.seller_sku
     )
     exception_resolve(
         flow=DISCOVERY_FLOW, object_kind="listing", object_key=key, reason_code=UNMAPPED_SKU,
-        note="resolved: the listing was mapped",
+        note="resolved: the listing was mapped", actor=actor, cause=cause,
     )
     waiting = list(
         SyncException.objects.filter(
@@ -97,7 +100,8 @@ def mapping_applied(*, listing: Listing) -> int:
     return len(waiting)
 
 
-def listings_mapping_applied(*, listing_ids: list[int]) -> int:
+def listings_mapping_applied(*, listing_ids: list[int], actor=None,
+                             cause: str = "mapping saved") -> int:
     """``mapping_applied`` for many listings (after a CSV import), in few queries.
 
     Only listings that have an open unmapped exception or exceptions waiting on them need
@@ -123,7 +127,7 @@ def listings_mapping_applied(*, listing_ids: list[int]) -> int:
             status__in=open_states,
         ).values_list("payload__listing_key", flat=True))
         for key in sorted(keys):
-            retried += mapping_applied(listing=listings[key])
+            retried += mapping_applied(listing=listings[key], actor=actor, cause=cause)
     return retried
 
 

@@ -28,5 +28,6 @@ def listing_save(*, listing: Listing, user=None) -> Listing:
             listing._history_user = user  # simple_history: who made this version
         listing.save()
         if listing.item_id is not None and stored_item_id is None:
-            transaction.on_commit(partial(mapping_applied, listing=listing))
+            who = {"actor": user} if user is not None else {}  # shown on the exception
+            transaction.on_commit(partial(mapping_applied, listing=listing, **who))
     return listing
