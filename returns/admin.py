@@ -13,7 +13,6 @@ from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from unfold.decorators import action, display
@@ -36,12 +35,12 @@ from . import (
     services,
 )
 from .admin_cells import (
-    BADGE_COLOURS,
     CSS,
-    OUTCOME_BADGES,
+    OUTCOME_COLOURS,
     ReturnTermCells,
     RuleTermCells,
     back_to,
+    day,
     disposition_html,
     marketplace_cell,
     money_cell,
@@ -278,7 +277,7 @@ class ReturnEventAdmin(ModelAdmin):
 
     @display(description="returned", ordering="return_date")
     def returned(self, obj):
-        return timezone.localdate(obj.return_date).isoformat()
+        return day(obj.return_date)
 
     @display(description="marketplace", ordering="marketplace")
     def marketplace_shown(self, obj):
@@ -296,7 +295,7 @@ class ReturnEventAdmin(ModelAdmin):
             stock = ("grey", "Stock unchanged")
         match = obj.refund_match
         refund = (("grey", "Refund not matched") if match is None else
-                  (BADGE_COLOURS[OUTCOME_BADGES[match.outcome]], match.get_outcome_display()))
+                  (OUTCOME_COLOURS[match.outcome], match.get_outcome_display()))
         return format_html(
             '<span class="as-two-lines as-badges"><span class="as-badge as-badge-{}">{}</span>'
             '<span class="as-badge as-badge-{}">{}</span></span>', *stock, *refund)

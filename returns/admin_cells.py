@@ -10,6 +10,7 @@ number of rows) and list columns that need them are built per request
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
@@ -24,24 +25,32 @@ from .models import RefundOutcome, ReimbursementCandidate
 # The returns screens' own styles (every returns admin declares it as its media).
 CSS = {"all": ("returns/admin.css",)}
 
-# unfold label variants
-GREEN, RED, AMBER, BLUE, GREY = "success", "danger", "warning", "info", "default"
-
-# the same colours as the project's css badges (as-badge-...)
-BADGE_COLOURS = {GREEN: "green", RED: "red", AMBER: "amber", BLUE: "blue", GREY: "grey"}
-
-OUTCOME_BADGES = {
-    RefundOutcome.REFUNDED_RETURNED: GREEN,
-    RefundOutcome.AWAITING_RETURN: BLUE,
-    RefundOutcome.REFUNDED_NOT_RETURNED: RED,
-    RefundOutcome.RETURNED_NOT_REFUNDED: AMBER,
-    "unmatched": GREY,
+# badge colours (the project's css badges: as-badge-green, ...)
+OUTCOME_COLOURS = {
+    RefundOutcome.REFUNDED_RETURNED: "green",
+    RefundOutcome.AWAITING_RETURN: "blue",
+    RefundOutcome.REFUNDED_NOT_RETURNED: "red",
+    RefundOutcome.RETURNED_NOT_REFUNDED: "amber",
 }
-CANDIDATE_BADGES = {
-    ReimbursementCandidate.Status.OPEN: AMBER,
-    ReimbursementCandidate.Status.REIMBURSED: GREEN,
-    ReimbursementCandidate.Status.DISMISSED: GREY,
+CANDIDATE_COLOURS = {
+    ReimbursementCandidate.Status.OPEN: "amber",
+    ReimbursementCandidate.Status.REIMBURSED: "green",
+    ReimbursementCandidate.Status.DISMISSED: "grey",
 }
+
+
+def badge(colour: str, text: str):
+    """A coloured state badge, the same on lists and on detail pages."""
+    return format_html('<span class="as-badge as-badge-{}">{}</span>', colour, text)
+
+
+def day(value) -> str:
+    """A date or date-time as the day people read it (``2026-10-13``), or a dash."""
+    if value is None:
+        return "—"
+    if hasattr(value, "tzinfo"):
+        value = timezone.localdate(value)
+    return value.isoformat()
 
 
 class PageTerms:

@@ -17,16 +17,17 @@ from amazonsync.spreadsheets import CSV  # inert formulas, exact keys
 
 from . import selectors, services
 from .admin_cells import (
-    CANDIDATE_BADGES,
+    CANDIDATE_COLOURS,
     CSS,
-    GREEN,
-    GREY,
-    OUTCOME_BADGES,
+    OUTCOME_COLOURS,
     back_to,
+    badge,
     currency_totals,
+    day,
     marketplace_cell,
     money_cell,
     order_and_sku,
+    two_lines,
 )
 from .models import CreditMemo, RefundMatch, ReimbursementCandidate
 from .resources import CreditMemoResource
@@ -74,12 +75,12 @@ class RefundMatchAdmin(CurrencyTotalsMixin, _Cells, ReadOnlyAdmin):
     Media = type("Media", (), {"css": CSS})
     totals_field, totals_title = "refunded_amount", "Refunded"
     list_display = ("order_and_sku", "marketplace_and_channel", "outcome_shown", "refunded",
-                    "units", "refunded_at", "returned_at", "follow_up")
+                    "units", "when", "follow_up_shown")
     list_filter = ("outcome", "channel", "follow_up", "currency", "marketplace")
     search_fields = ("order_id", "seller_sku")
     date_hierarchy = "matched_at"
     readonly_fields = ("account", "marketplace_shown", "order_id", "seller_sku", "channel",
-                       "outcome_shown", "follow_up", "refunded", "refunded_quantity",
+                       "outcome_shown", "follow_up_shown", "refunded", "refunded_quantity",
                        "refunded_at", "returned_quantity", "returned_at", "matched_at")
     fields = readonly_fields
 
@@ -87,17 +88,25 @@ class RefundMatchAdmin(CurrencyTotalsMixin, _Cells, ReadOnlyAdmin):
     def marketplace_and_channel(self, obj):
         return marketplace_cell(obj, channel=True)
 
-    @display(description="outcome", ordering="outcome", label=OUTCOME_BADGES)
+    @display(description="outcome", ordering="outcome")
     def outcome_shown(self, obj):
-        return obj.outcome, obj.get_outcome_display()
+        return badge(OUTCOME_COLOURS.get(obj.outcome, "grey"), obj.get_outcome_display())
+
+    @display(description="when", ordering="refunded_at")
+    def when(self, obj):
+        return two_lines(f"refunded {day(obj.refunded_at)}", f"returned {day(obj.returned_at)}")
 
     @display(description="refunded", ordering="refunded_amount")
     def refunded(self, obj):
         return money_cell(obj.refunded_amount if obj.currency else None, obj.currency)
 
-    @display(description="units refunded / returned")
+    @display(description="follow-up", ordering="follow_up")
+    def follow_up_shown(self, obj):
+        return badge("amber", "Ask the buyer") if obj.follow_up else "—"
+
+    @display(description="units")
     def units(self, obj):
-        return f"{obj.refunded_quantity} / {obj.returned_quantity}"
+        return two_lines(f"{obj.refunded_quantity} refunded", f"{obj.returned_quantity} returned")
 
 
 # --------------------------------------------------------------------------- candidates
@@ -131,9 +140,9 @@ class ReimbursementCandidateAdmin(CurrencyTotalsMixin, _Cells, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @display(description="status", ordering="status", label=CANDIDATE_BADGES)
+    @display(description="status", ordering="status")
     def status_shown(self, obj):
-        return obj.status, obj.get_status_display()
+        return badge(CANDIDATE_COLOURS.get(obj.status, "grey"), obj.get_status_display())
 
     @display(description="at stake", ordering="amount_at_stake")
     def at_stake(self, obj):
@@ -228,12 +237,11 @@ class CreditMemoAdmin(CurrencyTotalsMixin, _Cells, ExportAdmin):
     def promotion_shown(self, obj):
         return money_cell(obj.promotion, obj.currency)
 
-    @display(description="sent to the ERP", ordering="exported_at",
-             label={"yes": GREEN, "no": GREY})
+    @display(description="sent to the ERP", ordering="exported_at")
     def exported(self, obj):
         if obj.exported_at is None:
-            return "no", "Not yet"
-        return "yes", f"Exported {timezone.localdate(obj.exported_at):%Y-%m-%d}"
+            return badge("grey", "Not yet")
+        return badge("green", f"Exported {day(obj.exported_at)}")
 
     @admin.action(description="Export selected as CSV for the ERP", permissions=["change"])
     def export_for_erp(self, request, queryset):

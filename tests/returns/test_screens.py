@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -42,14 +43,38 @@ def page(client, address) -> str:
     return response.content.decode()
 
 
+class _Visible(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.hidden += tag in ("script", "style", "template")
+
+    def handle_endtag(self, tag):
+        self.hidden -= tag in ("script", "style", "template") and self.hidden > 0
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
 def assert_money_well_formed(html: str) -> list[str]:
     """Every amount on the page has exactly its currency's places; returns them."""
     found = MONEY.findall(html)
     for amount, places, currency in found:
         assert len(places) == PLACES[currency], f"{amount} {currency}"
-    text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]*>", " ", html, flags=re.S)
+    text = visible_text(html)
     assert not re.search(r"\d\.\d{3,}\b", text), "a number with too many decimals"
-    assert "Decimal(" not in text and "{'" not in text and " None " not in text
+    for repr_start in ("Decimal(", "{'", "('", " None "):
+        assert repr_start not in text, f"Python repr {repr_start!r} on the page"
     return [f"{amount} {currency}" for amount, _, currency in found]
 
 
@@ -200,6 +225,8 @@ def test_candidate_dismiss_button_and_refusal_as_a_message(client, ops_user, acc
     button = url("reimbursementcandidate_dismiss_button", candidate.pk)
     html = page(client, change)
     assert button in html and "20.00 USD" in html
+    assert '<span class="as-badge as-badge-amber">Open</span>' in html
+    assert_money_well_formed(html)
     response = client.post(button, CONFIRM, follow=True)
     assert "Dismissed:" in response.content.decode()
     candidate.refresh_from_db()
@@ -236,6 +263,8 @@ def test_credit_memos_and_refund_matches_show_money_with_currency(client, accoun
     match = RefundMatch.objects.get()
     html = page(client, url("refundmatch_change", match.pk))
     assert "99.90 USD" in html and "99.9000" not in html
+    assert "as-badge-red" in html
+    assert_money_well_formed(html)
 
 
 # ------------------------------------------------------------------ home page panel
