@@ -23,7 +23,6 @@ from unfold.decorators import action
 from amazonsync.adminkit import ModelAdmin, ReadOnlyAdmin, TabularInline
 from amazonsync.money import display as money_display
 from marketplaces.reference import marketplace_label
-from marketplaces.selectors import terms
 
 from . import (
     admin_journals,  # noqa: F401  (registers journal batches and the GL chart)
@@ -34,9 +33,10 @@ from .admin_cells import (
     badge,
     drift_badge,
     money_cell,
+    page_terms_load,
     settlement_state,
+    settlement_term,
     status_badge,
-    term_cell,
 )
 from .drift import drift_charts
 from .models import JournalBatch, Settlement, SettlementLine, SettlementReportDocument
@@ -280,12 +280,10 @@ class SettlementAdmin(ModelAdmin):
             Settlement.objects.select_related("account", "marketplace"), pk=pk
         )
         data = selectors.reconciliation(settlement)
-        kinds = {"transaction_type": "transaction_type", "amount_type": "amount_type",
-                 "amount_description": "fee_type"}
-        known = {kind: terms(kind) for kind in kinds.values()}
+        page_terms_load()
         for group in data["groups"]:
-            for name, kind in kinds.items():
-                group[f"{name}_cell"] = term_cell(group[name], known[kind])
+            for name in ("transaction_type", "amount_type", "amount_description"):
+                group[f"{name}_cell"] = settlement_term(name, group[name])
         cur = settlement.currency
         context = {
             **self.admin_site.each_context(request),
@@ -402,8 +400,7 @@ class SettlementLineAdmin(ReadOnlyAdmin):
         return LookaheadChangeList
 
     def changelist_view(self, request, extra_context=None):
-        self._terms = {kind: terms(kind) for kind in
-                       ("transaction_type", "amount_type", "fee_type")}
+        page_terms_load()
         return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
@@ -420,9 +417,6 @@ class SettlementLineAdmin(ReadOnlyAdmin):
             lookup, value, request
         )
 
-    def _term(self, kind: str, code: str):
-        return term_cell(code, getattr(self, "_terms", {}).get(kind, {}))
-
     @admin.display(description="settlement", ordering="settlement")
     def settlement_(self, obj):
         url = reverse("admin:settlements_settlement_change", args=[obj.settlement_id])
@@ -431,15 +425,15 @@ class SettlementLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description="transaction type")
     def transaction_type_(self, obj):
-        return self._term("transaction_type", obj.transaction_type)
+        return settlement_term("transaction_type", obj.transaction_type)
 
     @admin.display(description="amount type")
     def amount_type_(self, obj):
-        return self._term("amount_type", obj.amount_type)
+        return settlement_term("amount_type", obj.amount_type)
 
     @admin.display(description="amount description")
     def amount_description_(self, obj):
-        return self._term("fee_type", obj.amount_description)
+        return settlement_term("amount_description", obj.amount_description)
 
     @admin.display(description="amount")
     def amount_(self, obj):

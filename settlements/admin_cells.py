@@ -5,11 +5,13 @@ with their plain-language description. Pure formatting: no query, no rule."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from django.utils.html import format_html
 
 from amazonsync.money import display as money_display
+from marketplaces.selectors import terms
 
 from .models import JournalBatch, Settlement
 
@@ -71,22 +73,44 @@ def status_badge(batch: JournalBatch):
     return badge(batch.get_status_display(), STATUS_COLOURS.get(batch.status, "grey"))
 
 
-def term_cell(code: str, terms: dict, kind_label: str = ""):
-    """An Amazon code with its description as a tooltip and, when it says more than the
-    code, in muted text after it."""
+def term_cell(code: str, *kinds: dict):
+    """An Amazon code with its label after it (and its description on hover) from the first
+    of ``kinds`` (``{code: AmazonTerm}``, as ``marketplaces.selectors.terms`` gives) that
+    knows it; the code alone when none does."""
     if not code:
         return format_html('<span class="as-muted">{}</span>', "—")
-    term = terms.get(code)
+    term = next((known[code] for known in kinds if code in known), None)
     if term is None:
         return code
-    label = getattr(term, "label", "") or ""
-    description = getattr(term, "description", "") or ""
+    label = term.label or ""
+    description = term.description or ""
     if label and label.lower() != code.lower():
         return format_html('{} <span class="as-muted" title="{}">· {}</span>', code,
                            description, label)
     if description:
         return format_html('<span title="{}">{}</span>', description, code)
     return code
+
+
+# The Amazon terms of the settlement codes, read once per list page (one query per kind)
+# and kept for this thread's request only.
+_page = threading.local()
+SETTLEMENT_TERM_KINDS = ("transaction_type", "amount_type", "fee_type")
+
+
+def page_terms_load() -> None:
+    _page.terms = {kind: terms(kind) for kind in SETTLEMENT_TERM_KINDS}
+
+
+def settlement_term(field: str, code: str):
+    """A settlement code (transaction type, amount type or amount description) in words."""
+    known = getattr(_page, "terms", None) or {}
+    kinds = {
+        "transaction_type": ("transaction_type",),
+        "amount_type": ("amount_type",),
+        "amount_description": ("fee_type", "amount_type"),
+    }[field]
+    return term_cell(code, *(known.get(kind, {}) for kind in kinds))
 
 
 def who_when(user, when, *, nobody: str = "—") -> str:

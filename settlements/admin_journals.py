@@ -27,7 +27,7 @@ from amazonsync.money import display as money_display
 from amazonsync.spreadsheets import CSV, XLSX
 
 from . import selectors, services
-from .admin_cells import badge, money_cell, status_badge
+from .admin_cells import badge, money_cell, page_terms_load, settlement_term, status_badge
 from .models import GLAccount, GLMapping, JournalBatch, JournalLine
 from .resources import GLAccountResource, GLMappingResource
 from .review import awaiting_approval_q, batch_audit, batch_possible_actions
@@ -95,17 +95,29 @@ class GLMappingAdmin(ImportExportHistoryAdmin):
     search_fields = ("transaction_type", "amount_type", "amount_description",
                      "gl_account__code")
 
+    def changelist_view(self, request, extra_context=None):
+        page_terms_load()
+        return super().changelist_view(request, extra_context)
+
+    def _rule_part(self, obj, field: str):
+        value = getattr(obj, field)
+        if not value:
+            return format_html('<span class="as-muted">{}</span>', "(any)")
+        if obj.pattern and any(c in value for c in "*?["):
+            return value  # a pattern, not one of Amazon's codes
+        return settlement_term(field, value)
+
     @admin.display(description="transaction type", ordering="transaction_type")
     def transaction_type_(self, obj):
-        return obj.transaction_type or "(any)"
+        return self._rule_part(obj, "transaction_type")
 
     @admin.display(description="amount type", ordering="amount_type")
     def amount_type_(self, obj):
-        return obj.amount_type or "(any)"
+        return self._rule_part(obj, "amount_type")
 
     @admin.display(description="amount description", ordering="amount_description")
     def amount_description_(self, obj):
-        return obj.amount_description or "(any)"
+        return self._rule_part(obj, "amount_description")
 
 
 # --------------------------------------------------------------------------- journals
