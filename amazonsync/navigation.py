@@ -48,6 +48,7 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str, str, str | None], ...]], ...] = (
         ("Integration health", "monitor_heart", "health", "amazonsync.view_syncrun"),
         ("Sync runs", "sync", "amazonsync.syncrun", None),
         ("Amazon API calls", "api", "amazonsync.apicall", None),
+        ("Alerts sent", "notifications", "amazonsync.alertsent", None),
         ("Scheduled jobs", "schedule", "django_q.schedule", None),
         ("Failed jobs", "error", "django_q.failure", None),
     )),

@@ -64,5 +64,5 @@ def login(page, live_server, username: str, password: str) -> None:
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#home")  # the home page's panels
