@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
@@ -353,11 +354,15 @@ class PushOutcomeFilter(admin.SimpleListFilter):
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
-        return (("failing", "Failed or with refused listings"),)
+        return (("failing", "Failed or with refused listings"),
+                ("failing_recent", "Failed or refused, last 7 days"))
 
     def queryset(self, request, queryset):
         if self.value() == "failing":
             return queryset.filter(selectors.push_failing_q())
+        if self.value() == "failing_recent":
+            since = timezone.now() - selectors.RECENT_PUSHES
+            return queryset.filter(selectors.push_failing_q(), submitted_at__gte=since)
         return queryset
 
 

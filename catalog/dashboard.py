@@ -4,8 +4,6 @@ panel whatever the catalog's size; every figure opens the filtered list behind i
 
 from __future__ import annotations
 
-import datetime
-
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -14,7 +12,6 @@ from marketplaces.reference import marketplace_label
 
 from . import selectors
 
-PUSH_WINDOW = datetime.timedelta(days=7)
 TOP_MARKETPLACES = 6
 
 
@@ -58,12 +55,10 @@ def inbound_discrepancies(request, now) -> PanelData:
 @register_panel("catalog_pushes", title="Stock and price pushes failing", audience="ops",
                 permission="catalog.view_pushfeed", order=50)
 def pushes_failing(request, now) -> PanelData:
-    since = now - PUSH_WINDOW
-    count = selectors.pushes_failing(since=since).count()
+    count = selectors.pushes_failing(since=now - selectors.RECENT_PUSHES).count()
     if not count:
         return PanelData(empty="Amazon applied every push of the last 7 days.")
-    day = since.date().isoformat()
     return PanelData(figures=[Figure(
         "pushes failed or refused listings (7 days)", f"{count:,}",
-        _url("pushfeed", f"outcome=failing&submitted_at__gte={day}"), tone="bad",
+        _url("pushfeed", "outcome=failing_recent"), tone="bad",
         detail="the exception queue names each refused listing")])

@@ -7,6 +7,7 @@ second or two and never issues a query per listing.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -223,6 +224,9 @@ def inbound_with_discrepancy() -> QuerySet[InboundShipment]:
 def push_failing_q() -> Q:
     """Pushes Amazon did not apply: the whole feed failed, or it refused some listings."""
     return Q(status__in=FEED_FAILED_STATUSES) | Q(rejected__gt=0)
+
+
+RECENT_PUSHES = datetime.timedelta(days=7)
 
 
 def pushes_failing(*, since) -> QuerySet[PushFeed]:

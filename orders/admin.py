@@ -209,7 +209,7 @@ class OrderAdmin(ReadOnlyAdmin):
             "latest_ship_date", "ship_city", "ship_state", "ship_postal_code",
             "ship_country", "purchase_order_number")}),
         ("History", {"classes": ["tab"], "fields": (
-            "purchase_date_again", "last_update_date", "first_stored_at",
+            "last_update_date", "first_stored_at",
             "version_stored_at", "shipped_at", "acknowledged_at", "ack_sla_met", "source",
             "updated_at", "raw_pretty")}),
     )
@@ -266,10 +266,6 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="shipped on time", boolean=True, ordering="ack_sla_met")
     def on_time(self, order):
         return order.ack_sla_met
-
-    @admin.display(description="ordered")
-    def purchase_date_again(self, order):
-        return timezone.localtime(order.purchase_date).strftime("%d %b %Y %H:%M")
 
     @admin.display(description="customer")
     def customer_link(self, order):

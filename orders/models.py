@@ -178,7 +178,8 @@ class Order(models.Model):
     shipped_at = models.DateTimeField("shipped", null=True, blank=True,
                                       help_text="first seen shipped")
     ack_sla_met = models.BooleanField(
-        "confirmed before latest ship date", null=True, blank=True
+        "shipped on time", null=True, blank=True,
+        help_text="the shipment was confirmed to Amazon before the latest ship date",
     )
     raw = models.JSONField("as Amazon sent it", default=dict, blank=True)
     updated_at = models.DateTimeField("last changed", auto_now=True)
@@ -313,7 +314,7 @@ class OrderLine(models.Model):
         indexes = [models.Index(fields=["seller_sku"]), models.Index(fields=["asin"])]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.quantity_ordered} × {self.seller_sku}"
+        return f"{self.quantity_ordered} × {self.seller_sku}"
 
     @property
     def quantity_unshipped(self) -> int:

@@ -106,6 +106,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name='order',
+            name='ack_sla_met',
+            field=models.BooleanField(blank=True, help_text='the shipment was confirmed to Amazon before the latest ship date', null=True, verbose_name='shipped on time'),
+        ),
+        migrations.AlterField(
+            model_name='order',
             name='acknowledged_at',
             field=models.DateTimeField(blank=True, help_text='first shipment confirmation accepted by Amazon', null=True, verbose_name='shipment confirmed'),
         ),
