@@ -135,21 +135,34 @@ class ReasonFilter(_CodeFilter):
 # --------------------------------------------------------------------------- returns
 
 
-class DispositionInput(forms.TextInput):
-    """A text box offering Amazon's dispositions by name (a datalist): ops pick "Damaged by
-    the buyer" and the code is what is saved; any other code may still be typed."""
+class TermInput(forms.TextInput):
+    """A text box offering Amazon's codes of one kind by name (a datalist): ops pick
+    "Damaged by the buyer" and the code is what is saved; any other code may still be
+    typed. ``codes``: {code: fallback text} to offer, else every term of the kind."""
 
-    def __init__(self, attrs=None):
-        super().__init__({**(attrs or {}), "list": "dispositions"})
+    def __init__(self, kind: str, codes: dict[str, str] | None = None, attrs=None):
+        self.kind, self.codes = kind, codes
+        super().__init__({**(attrs or {}), "list": f"terms-{kind}"})
 
     def render(self, name, value, attrs=None, renderer=None):
-        words = terms(TermKind.DISPOSITION)
+        words = terms(self.kind)
+        codes = self.codes if self.codes is not None else {
+            code: term.label for code, term in words.items()}
         options = format_html_join(
             "", '<option value="{}">{}</option>',
             ((code, words[code].label if code in words else text)
-             for code, text in DISPOSITIONS.items()))
-        return format_html('{}<datalist id="dispositions">{}</datalist>',
-                           super().render(name, value, attrs, renderer), options)
+             for code, text in codes.items()))
+        return format_html('{}<datalist id="terms-{}">{}</datalist>',
+                           super().render(name, value, attrs, renderer), self.kind, options)
+
+
+class DispositionRuleForm(forms.ModelForm):
+    class Meta:
+        model = DispositionRule
+        fields = ("disposition", "channel", "reason", "action", "amazon_fault", "active",
+                  "note")
+        widgets = {"disposition": TermInput(TermKind.DISPOSITION, DISPOSITIONS),
+                   "reason": TermInput(TermKind.RETURN_REASON)}
 
 
 class GradeForm(forms.ModelForm):
@@ -157,7 +170,7 @@ class GradeForm(forms.ModelForm):
         required=False, label="Disposition found on inspection",
         help_text="Merchant-fulfilled returns: what you found when the unit came back (pick "
         "from the list). Saving applies its rule to merchant stock, once.",
-        widget=DispositionInput(),
+        widget=TermInput(TermKind.DISPOSITION, DISPOSITIONS),
     )
 
     class Meta:
@@ -453,6 +466,7 @@ class DispositionRuleAdmin(ImportExportHistoryAdmin):
     list_filter = ("action", "amazon_fault", "active", "channel")
     search_fields = ("disposition", "reason", "note")
     fields = ("disposition", "channel", "reason", "action", "amazon_fault", "active", "note")
+    form = DispositionRuleForm
 
     def get_list_display(self, request):
         cells = RuleTermCells(request)

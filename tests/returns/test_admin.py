@@ -100,7 +100,7 @@ def test_ops_grade_an_mfn_return_in_the_admin(client, ops_user, account, us, mfn
     event = ReturnEvent.objects.get()
     client.force_login(ops_user)
     form = client.get(url("returnevent_change", event.pk)).content.decode()
-    assert '<datalist id="dispositions">' in form
+    assert '<datalist id="terms-disposition">' in form
     assert '<option value="CUSTOMER_DAMAGED">Damaged by the buyer</option>' in form
     response = client.post(url("returnevent_change", event.pk),
                            {"graded_disposition": "sellable", "adjustment-TOTAL_FORMS": "0",
@@ -117,6 +117,9 @@ def test_ops_grade_an_mfn_return_in_the_admin(client, ops_user, account, us, mfn
 
 def test_ops_edit_disposition_rules(client, ops_user, rules):
     client.force_login(ops_user)
+    form = client.get(url("dispositionrule_add")).content.decode()
+    assert '<option value="SWITCHEROO">Different item returned</option>' in form
+    assert '<option value="CARRIER_DAMAGED">Damaged by the carrier</option>' in form
     rule = DispositionRule.objects.get(disposition="EXPIRED", channel="", reason="")
     response = client.post(url("dispositionrule_change", rule.pk), {
         "disposition": "EXPIRED", "channel": "", "reason": "", "action": "quarantine",
