@@ -31,6 +31,8 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str, str, str | None], ...]], ...] = (
         ("Settlements", "account_balance", "settlements.settlement", None),
         ("Settlement lines", "receipt_long", "settlements.settlementline", None),
         ("Journal batches", "menu_book", "settlements.journalbatch", None),
+        ("Drift charts", "monitoring", "admin:settlements_settlement_drift_chart",
+         "settlements.view_settlement"),
         ("GL accounts", "account_tree", "settlements.glaccount", None),
         ("GL mappings", "alt_route", "settlements.glmapping", None),
         ("Settlement report files", "description", "settlements.settlementreportdocument",
