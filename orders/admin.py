@@ -197,6 +197,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_per_page = 100
     inlines = [OrderLineInline, ShipmentInline]
     actions_detail = ["record_shipment"]
+    list_before_template = "admin/orders/order/totals.html"
     fieldsets = (
         ("Summary", {"classes": ["tab"], "fields": (
             "amazon_order_id", "marketplace_shown", "status", "purchase_date",
@@ -216,6 +217,16 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [name for _, options in self.fieldsets for name in options["fields"]]
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        cl = context.get("cl")
+        if cl is not None and cl.result_count:
+            context["totals"] = [
+                (money_display(total, currency), n)
+                for currency, total, n in selectors.totals_by_currency(cl.queryset)]
+        return response
 
     @admin.display(description="marketplace", ordering="marketplace__code")
     def marketplace_name(self, order):

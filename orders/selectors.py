@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from amazonsync.flatfiles.locale import locale_by_code
 from amazonsync.models import SyncException
@@ -174,3 +174,12 @@ def ship_by_counts(*, now: datetime.datetime) -> dict[str, int]:
     return Order.objects.aggregate(
         **{OVERDUE: Count("pk", filter=ship_by_q(OVERDUE, now=now)),
            DUE_SOON: Count("pk", filter=ship_by_q(DUE_SOON, now=now))})
+
+
+def totals_by_currency(orders: QuerySet[Order]) -> list[tuple[str, Decimal, int]]:
+    """(currency, order total, orders) of these orders, one row per currency (never a sum
+    across currencies), largest count first; one query whatever the filter joins."""
+    rows = (Order.objects.filter(pk__in=orders.order_by().values("pk")).order_by()
+            .values("currency").annotate(total=Sum("order_total"), n=Count("pk"))
+            .values_list("currency", "total", "n"))
+    return sorted(((c, t or Decimal(0), n) for c, t, n in rows), key=lambda r: (-r[2], r[0]))

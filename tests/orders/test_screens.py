@@ -47,6 +47,24 @@ def test_order_list_shows_money_names_and_status_badges(client, ops_user, two_cu
     assert 6 <= len(headers) <= 9
 
 
+def test_order_list_totals_per_currency_follow_the_filter(client, ops_user, two_currencies):
+    orders_upsert(account=Order.objects.first().account, batch=[
+        data(v0_order("111-0000003-0000003", total="1000"), [v0_item("SKU-MFN", item_id="301")])])
+    client.force_login(ops_user)
+    url = reverse("admin:orders_order_changelist")
+
+    def totals(**params):
+        text = visible_text(client.get(url, params))
+        start = text.find("Order totals")
+        return text[start:start + 200] if start >= 0 else ""
+
+    everything = totals()
+    assert "2,234.56 USD (2 orders)" in everything and "131,030 JPY (1 order)" in everything
+    us_only = totals(marketplace__id__exact="ATVPDKIKX0DER")
+    assert "for this selection" in us_only and "JPY" not in us_only
+    assert totals(q="nothing-matches") == ""
+
+
 def test_order_page_has_tabs_money_lines_and_the_record_button(client, ops_user,
                                                               two_currencies):
     client.force_login(ops_user)
