@@ -23,7 +23,7 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str, str, str | None], ...]], ...] = (
     )),
     ("Orders", (
         ("Orders", "shopping_cart", "orders.order", None),
-        ("Shipments", "package_2", "orders.shipment", None),
+        ("MFN shipments", "package_2", "orders.shipment", None),
         ("Customers", "group", "orders.customer", None),
         ("Carrier mappings", "conversion_path", "orders.carriermapping", None),
     )),
