@@ -250,7 +250,8 @@ class ProblemChangeList(ChangeList):
         members = exception_group_members(self.ungrouped_queryset, rows)
         back = request.get_full_path()
         for row in rows:
-            row.group_rows = members.get((row.group_key, row.status), [row])
+            row.group_rows = members.get((row.group_key, row.status)) or [row]
+            row.group_size = len(row.group_rows)
             row.queue_url = back
         self.result_list = rows
 

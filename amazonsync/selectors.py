@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import (
-    Case,
     Count,
-    IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Value,
-    When,
 )
 
 from .models import SyncException, SyncRun
@@ -59,28 +53,23 @@ EXCEPTION_ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
 
 def exceptions_grouped(queryset: QuerySet) -> QuerySet:
     """One row per problem of ``queryset`` (already filtered): the first row of each group of
-    the same problem (``group_key``) in the same status, annotated ``group_size`` (how many
-    rows of ``queryset`` it stands for). Two queries' worth of SQL whatever the page shows: a
-    GROUP BY on the indexed (group_key, status, id) and a count per shown row."""
-    base = queryset.order_by()
-    leads = (base.exclude(group_key="").values("group_key", "status")
+    the same problem (``group_key``) in the same status, found by a GROUP BY on the indexed
+    (group_key, status, id); a row without a group key stands for itself. How many rows each
+    stands for, and where, is read for the shown page only (``exception_group_members``)."""
+    leads = (queryset.order_by().exclude(group_key="").values("group_key", "status")
              .annotate(lead=Min("pk")).values("lead"))
-    sizes = (base.filter(group_key=OuterRef("group_key"), status=OuterRef("status"))
-             .values("group_key").annotate(n=Count("pk")).values("n")[:1])
-    return queryset.filter(Q(pk__in=leads) | Q(group_key="")).annotate(
-        group_size=Case(When(group_key="", then=Value(1)),
-                        default=Subquery(sizes, output_field=IntegerField())),
-    )
+    return queryset.filter(Q(pk__in=leads) | Q(group_key=""))
 
 
 def exception_group_members(queryset: QuerySet, leads) -> dict[tuple[str, str], list]:
-    """The rows of ``queryset`` in the groups of ``leads`` that stand for more than one row,
-    as {(group_key, status): [rows]} with account and marketplace (one query, or none)."""
-    keys = {(x.group_key, x.status) for x in leads if getattr(x, "group_size", 1) > 1}
+    """The rows of ``queryset`` in the groups of ``leads`` (a shown page), as
+    {(group_key, status): [rows]} with account and marketplace: one query, or none."""
+    keys = {(x.group_key, x.status) for x in leads if x.group_key}
     if not keys:
         return {}
     members: dict[tuple[str, str], list] = {}
-    rows = (queryset.order_by("pk").filter(group_key__in={k for k, _ in keys})
+    rows = (queryset.order_by("pk").filter(group_key__in={k for k, _ in keys},
+                                           status__in={s for _, s in keys})
             .select_related(None).select_related("account", "marketplace")
             .only("pk", "group_key", "status", "flow", "account__name",
                   "account__selling_partner_id", "marketplace__domain", "marketplace__code"))
