@@ -168,11 +168,16 @@ class StateFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "state"
 
+    def __init__(self, request, params, model, model_admin):
+        # a link that names a status itself (?status__exact=resolved) gets exactly that
+        self.status_given = any(key.split("__")[0] == "status" for key in params)
+        super().__init__(request, params, model, model_admin)
+
     def lookups(self, request, model_admin):
         return [("active", "Needs work"), *SyncException.Status.choices, ("all", "All")]
 
     def value(self):
-        return super().value() or "active"
+        return super().value() or ("all" if self.status_given else "active")
 
     def queryset(self, request, queryset):
         value = self.value()

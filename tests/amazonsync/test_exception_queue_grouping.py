@@ -99,6 +99,8 @@ def test_groups_follow_the_filters_and_the_status(client, superuser, account):
     everything = _rows(client.get(QUEUE + "?state=all"))
     assert sorted((r.status, r.group_size) for r in everything) == [("open", 4),
                                                                      ("resolved", 1)]
+    named = _rows(client.get(QUEUE + "?status__exact=resolved"))  # older links still work
+    assert [(r.status, r.group_size) for r in named] == [("resolved", 1)]
     de = Marketplace.objects.get(code="DE")
     only_de = _rows(client.get(QUEUE + f"?marketplace__id__exact={de.pk}"))
     assert [r.group_size for r in only_de] == [1]
