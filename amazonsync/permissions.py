@@ -18,7 +18,8 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "marketplaces.selleraccount": ("view",),
         "marketplaces.accountmarketplace": ("view", "change"),
         "marketplaces.amazonterm": ("view", "add", "change"),
-        "amazonsync.syncrun": ("view",),
+        "amazonsync.syncrun": ("view", "run_flow"),
+        "amazonsync.alertsent": ("view",),
         "amazonsync.syncexception": ("view", "change"),
         "amazonsync.apicall": ("view",),
         # catalog

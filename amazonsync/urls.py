@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 from .views import health_dashboard
 
 admin.site.index_title = "Home"
+# A refusal in the admin's look, naming the permission and the group that has it.
+handler403 = "amazonsync.permissions.permission_denied"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -527,7 +527,9 @@ class ListingResource(StrictResource):
         if mapped:
             from .services import listings_mapping_applied
 
-            transaction.on_commit(lambda: listings_mapping_applied(listing_ids=mapped))
+            user = kwargs.get("user")
+            transaction.on_commit(lambda: listings_mapping_applied(
+                listing_ids=mapped, actor=user, cause="mapping imported"))
 
 
 class ItemResource(StrictResource):

@@ -320,6 +320,7 @@ class SellerAccountAdmin(HistoryAdmin):
                 account=obj, client_secret=secret or None, refresh_token=token or None,
                 rotated_on=form.cleaned_data.get("client_secret_rotated_on")
                 if "client_secret_rotated_on" in form.changed_data else None,
+                actor=request.user,
             )
 
 

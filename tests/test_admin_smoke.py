@@ -143,7 +143,8 @@ def test_exception_actions_from_the_admin(client, ops_user, account):
     assert ignored.status == "ignored"
     assert ignored.resolution_note == "test listing, never sold"
     assert ignored.resolved_by == ops_user
-    client.post(url, {"action": "resolve_selected", "_selected_action": ids[1:]})
+    client.post(url, {"action": "resolve_selected", "_selected_action": ids[1:], "apply": "1",
+                      "note": "fixed"})
     assert SyncException.objects.get(pk=ids[1]).status == "resolved"
 
 

@@ -95,7 +95,7 @@ def _post_action(client, action, ids, **extra):
 def test_admin_bulk_resolve_by_ops_leaves_finance_rows_and_says_so(client, queue, ops_user):
     client.force_login(ops_user)
     ids = [e.pk for e in queue.values()]
-    response = _post_action(client, "resolve_selected", ids)
+    response = _post_action(client, "resolve_selected", ids, apply="1", note="fixed")
     assert response.status_code == 200
     assert [_status(queue[t]) for t in ("ops", "merch", "finance")] == \
         ["resolved", "resolved", "open"]

@@ -370,7 +370,7 @@ def test_a_file_over_one_write_batch_logs_each_row_with_its_id(
     new = [f"A1TESTSELLER,US,BATCH-NEW-{i:04d},MFN,,,,,,MUG-1,,,yes,0," for i in range(1100)]
     mapped = []
     monkeypatch.setattr("catalog.services.listings_mapping_applied",
-                        lambda *, listing_ids: mapped.append(listing_ids))
+                        lambda *, listing_ids, **_: mapped.append(listing_ids))
     with django_capture_on_commit_callbacks(execute=True):
         preview, _ = import_file(ops, csv_bytes(*rows(1200, "MUG-1"), *new))
     assert "1100 new, 1200 changed, 0 unchanged" in page_text(preview)
