@@ -61,7 +61,7 @@ def page(browser, request):
 
 
 def login(page, live_server, username: str, password: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
