@@ -38,8 +38,8 @@ def test_dashboard_draws_charts_with_data(live_server, page, account, django_use
     login(page, live_server, "ops3", PASSWORD)
     assert page.locator("a[href='/admin/health/']").count() >= 1  # in the sidebar
     page.goto(f"{live_server.url}/admin/health/")
-    page.wait_for_selector("table.health")
-    us = page.locator("table.health[data-marketplace='US']")
+    page.wait_for_selector("section[data-marketplace]")
+    us = page.locator("section[data-marketplace='US']")
     assert us.locator("svg.trend polyline").count() >= 1
     assert us.locator("svg.trend circle").count() >= 6
     assert "Exception backlog" in us.inner_text()
