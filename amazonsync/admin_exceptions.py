@@ -152,6 +152,9 @@ def where_words(exc: SyncException) -> str:
         if accounts:
             names = [f"{accounts[0]}: " + ", ".join(flows)]
     shown = ", ".join(names[:3]) + ("…" if len(names) > 3 else "")
+    if what != "flows" and len(rows) > len(names):  # several objects per place: say so
+        noun = exc.object_kind.replace("_", " ") + "s"
+        return f"{len(rows)} {noun} in {len(names)} {what}: {shown}"
     return f"×{len(rows)} {what}: {shown}"
 
 

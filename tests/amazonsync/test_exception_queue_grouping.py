@@ -181,3 +181,23 @@ def test_every_reason_the_code_records_has_words(settings):
     assert reason_label("unmapped_sku") == "SKU not mapped to an item"
     assert reason_label("lwa_secret_expired") == "Amazon app secret expired"
     assert reason_label("something_new") == "Something new"
+
+
+def test_order_lines_waiting_for_one_sku_are_one_row_about_the_sku(client, superuser, account):
+    for code, order in (("US", "111-1"), ("US", "111-2"), ("CA", "702-1"), ("CA", "702-2")):
+        services.exception_record(
+            flow="orders", object_kind="order_line", object_key=f"{order}/SBX-9",
+            reason_code="waiting_on_mapping", message=f"Order {order}: SKU SBX-9 not mapped.",
+            owner_team="merch", account=account,
+            marketplace=Marketplace.objects.get(code=code), payload={"seller_sku": "SBX-9"})
+    services.exception_record(
+        flow="orders", object_kind="order_line", object_key="111-3/OTHER-1",
+        reason_code="waiting_on_mapping", message="Order 111-3: SKU OTHER-1 not mapped.",
+        owner_team="merch", account=account, marketplace=Marketplace.objects.get(code="US"),
+        payload={"seller_sku": "OTHER-1"})
+    client.force_login(superuser)
+    response = client.get(QUEUE)
+    rows = _rows(response)
+    assert sorted(r.group_size for r in rows) == [1, 4]
+    assert "4 order lines in 2 marketplaces: Amazon.com (US), Amazon.ca (CA)" in \
+        response.content.decode()
