@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
@@ -203,7 +202,7 @@ def test_the_orders_flow_reads_from_the_backfill_date(account, monkeypatch):
 
 
 def test_account_page_offers_buttons_by_flow_to_those_who_may_run(
-    client, superuser, ops_user, account
+    client, superuser, ops_user, accounting_user, account
 ):
     url = reverse("admin:marketplaces_selleraccount_change", args=[account.pk])
     client.force_login(superuser)
@@ -213,8 +212,8 @@ def test_account_page_offers_buttons_by_flow_to_those_who_may_run(
     # Backfill only where the flow reads from a date
     assert html.count("Backfill from…</a>") == 2  # orders in US and CA
 
-    ops_user.user_permissions.add(Permission.objects.get(codename="view_selleraccount"))
-    client.force_login(ops_user)
+    # Accounting may view the account but not run its flows
+    client.force_login(accounting_user)
     html = client.get(url).content.decode()
     assert "Run now" not in html
     refused = client.post(_run_url(account), {"flow": "orders", "marketplace": US})
@@ -225,8 +224,7 @@ def test_account_page_offers_buttons_by_flow_to_those_who_may_run(
                           follow=True)
     assert any("needs the permission to run flows" in m for m in _messages(response))
     assert not SyncRun.objects.exists()
-    ops_user.user_permissions.add(Permission.objects.get(codename="run_flow"))
-    client.force_login(ops_user)
+    client.force_login(ops_user)  # the Ops group may run flows
     assert "Run now" in client.get(url).content.decode()
 
 
@@ -348,8 +346,8 @@ def test_marketplace_and_amazon_term_lists_show_codes_with_their_words(client, s
     assert "Amazon.de (DE)" in table and "A1PA6795UKMFR9</code>" in table, table[:3000]
 
 
-def test_run_again_from_a_run_page(client, superuser, ops_user, account, flow_factory, q_sync,
-                                   django_capture_on_commit_callbacks):
+def test_run_again_from_a_run_page(client, superuser, accounting_user, account, flow_factory,
+                                   q_sync, django_capture_on_commit_callbacks):
     flow_factory("t_again", lambda ctx: ctx.count(fetched=2), switch="orders")
     now = timezone.now()
     old = SyncRun.objects.create(flow="t_again", account=account, marketplace_id=US,
@@ -368,7 +366,6 @@ def test_run_again_from_a_run_page(client, superuser, ops_user, account, flow_fa
     response = client.get(url, follow=True)
     assert any("switched off" in m for m in _messages(response))
     # without the permission: no button, and the address refuses
-    ops_user.user_permissions.add(Permission.objects.get(codename="view_syncrun"))
-    client.force_login(ops_user)
+    client.force_login(accounting_user)
     assert "Run again" not in client.get(page).content.decode()
     assert client.get(url).status_code == 403
