@@ -23,7 +23,7 @@ def _list(name: str, **filters) -> str:
 
 
 @register_panel("returns_money", title="Reimbursements and refunds", audience="accounting",
-                permission="returns.view_reimbursementcandidate", order=60)
+                permission="returns.view_creditmemo", order=60)
 def returns_money(request, now) -> PanelData:
     open_status = ReimbursementCandidate.Status.OPEN
     figures = []

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import browser, page  # noqa: F401  (fixtures)
 from tests.returns.test_screens import make_candidate, make_return
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
