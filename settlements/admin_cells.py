@@ -112,9 +112,3 @@ def settlement_term(field: str, code: str):
     }[field]
     return term_cell(code, *(known.get(kind, {}) for kind in kinds))
 
-
-def who_when(user, when, *, nobody: str = "—") -> str:
-    if user is None:
-        return nobody
-    name = user.get_full_name() or user.get_username()
-    return f"{name}, {when:%Y-%m-%d %H:%M} UTC" if when else name

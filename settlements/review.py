@@ -59,10 +59,6 @@ def batches_awaiting(user, *, limit: int = 5) -> tuple[int, list[JournalBatch]]:
     return qs.count(), rows
 
 
-def batches_ready_total() -> int:
-    return JournalBatch.objects.filter(status=JournalBatch.Status.READY).count()
-
-
 def drift_by_currency(*, since: date | None = None) -> list[dict]:
     """Per currency: settlements, how many drift, and the drift left unexplained (journal)
     and Amazon's own (internal), each summed within the currency only."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
@@ -475,39 +474,6 @@ def reconciliation(settlement: Settlement) -> dict:
         "series": series_place(settlement),
         "orders": order_reconciliation(settlement, limit=2000),
     }
-
-
-def drift_series(
-    *, account_id: int | None = None, marketplace_id: str | None = None,
-    date_from: date | None = None, date_to: date | None = None, currency: str | None = None,
-) -> dict:
-    """Drift over time per marketplace, for the chart: {marketplace: [points]}."""
-    qs = Settlement.objects.select_related("marketplace").order_by("end_date", "pk")
-    if account_id:
-        qs = qs.filter(account_id=account_id)
-    if marketplace_id:
-        qs = qs.filter(marketplace_id=marketplace_id)
-    if currency:
-        qs = qs.filter(currency=currency)
-    if date_from:
-        qs = qs.filter(end_date__date__gte=date_from)
-    if date_to:
-        qs = qs.filter(end_date__date__lte=date_to)
-    series: dict[str, list[dict]] = {}
-    for s in qs[:5000]:
-        label = f"{s.marketplace.code if s.marketplace else 'unknown'} ({s.currency})"
-        series.setdefault(label, []).append(
-            {
-                "date": s.end_date.date().isoformat(),
-                "settlement": s.settlement_id,
-                "pk": s.pk,
-                "internal": str(s.internal_drift),
-                "journal": str(s.journal_drift or ZERO),
-                "deposit": str(s.deposit_drift or ZERO),
-                "reserve": str(s.reserve_drift or ZERO),
-            }
-        )
-    return series
 
 
 def drift_chart_choices() -> dict:
