@@ -80,6 +80,7 @@ class Page:
     queries: int
     seconds: float
     problems: list[str] = field(default_factory=list)
+    paged: bool = False  # a list of several pages: its last page's queries were compared
 
 
 def raw_codes() -> dict[str, str]:
@@ -223,5 +224,23 @@ def crawl(client, user, codes=None, repeat: int = 1) -> list[Page]:
         elif response.status_code == 200 and "html" in response.get("Content-Type", ""):
             subject = url.startswith(CODES_ARE_THE_SUBJECT)
             page.problems.extend(check_text(response.content.decode(), {} if subject else codes))
+            growing = _growing_queries(client, url, response, page.queries)
+            page.paged = growing is not None
+            page.problems.extend(growing or [])
         pages.append(page)
     return pages
+
+
+def _growing_queries(client, url: str, response, queries: int) -> list[str] | None:
+    """A list's queries must not grow with its rows: its last page (fewer rows than a full
+    page) costs what the first, full page costs. None when the page is not such a list."""
+    cl = (getattr(response, "context", None) or {}).get("cl")
+    if cl is None or "?" in url or cl.paginator.num_pages < 2:
+        return None
+    last = cl.paginator.num_pages
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url, {"p": last})
+    if len(ctx.captured_queries) != queries:
+        return [f"queries grow with rows: {queries} for the first page, "
+                f"{len(ctx.captured_queries)} for page {last}"]
+    return []
