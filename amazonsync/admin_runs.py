@@ -102,12 +102,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
     change_form_outer_before_template = "admin/amazonsync/runs/run_refresh.html"
     fieldsets = (
         ("Summary", {"classes": ["tab"], "fields": (
-            ("flow_name", "status_badge"), ("account", "where"), ("trigger", "requested_by"),
+            ("flow_name", "status_shown"), ("account", "where"), ("trigger", "requested_by"),
             ("started_at", "finished_at", "duration"), "since", "counts",
             ("api_calls", "throttled"), "shown_error",
         )}),
     )
-    readonly_fields = ("flow_name", "status_badge", "account", "where", "trigger",
+    readonly_fields = ("flow_name", "status_shown", "account", "where", "trigger",
                        "requested_by", "started_at", "finished_at", "duration", "since",
                        "counts", "api_calls", "throttled", "shown_error")
 
@@ -126,6 +126,14 @@ class SyncRunAdmin(ReadOnlyAdmin):
     @display(description="status", ordering="status", label=STATUS_LABELS)
     def status_badge(self, obj):
         return obj.status, obj.get_status_display()
+
+    @display(description="status")
+    def status_shown(self, obj):
+        """The badge on the run's page (unfold draws label badges in lists only)."""
+        tone = {"success": "green", "danger": "red", "info": "blue", "warning": "amber"}.get(
+            STATUS_LABELS.get(obj.status, ""), "grey")
+        return format_html('<span class="as-badge as-badge-{}">{}</span>', tone,
+                           obj.get_status_display())
 
     @display(description="duration")
     def duration(self, obj):

@@ -34,7 +34,8 @@ MONEY_BEFORE = re.compile(
 LONG_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d{5,}\b")
 PY_REPR = re.compile(
     r"Decimal\('|datetime\.(?:datetime|date|timedelta)\(|<QuerySet|\{'[\w ]+': |"
-    r"<[A-Za-z]+ object at 0x|\bObjectDoesNotExist\b|Traceback \(most recent")
+    r"<[A-Za-z]+ object at 0x|\bObjectDoesNotExist\b|Traceback \(most recent|"
+    r"\('[^']*', '[^']*'\)")
 
 
 class _Text(HTMLParser):

@@ -64,6 +64,7 @@ def test_every_page_as_every_role_shows_words_and_money_for_people(demo_data, cl
     ("<p>JPY 1,310.5</p>", "money with 1 places for JPY"),
     ("<td>{'ops': {'open': 3}}</td>", "Python repr"),
     ("<td>Decimal('1.00')</td>", "Python repr"),
+    ("<div>('succeeded', 'Succeeded')</div>", "Python repr"),
     ("<td>new_new</td>", "raw code 'new_new'"),
     ("<p>ratio 0.123456</p>", "too many decimals"),
     ("<table><tr><td>A1PA6795UKMFR9</td></tr></table>", "raw code 'A1PA6795UKMFR9'"),
