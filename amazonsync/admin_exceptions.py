@@ -32,6 +32,7 @@ from .crypto import redact_secrets, redact_value
 from .models import SyncException
 from .permissions import ownership_refusal, user_teams
 from .problems import fix_verb, object_identity, reason_label
+from .runs import flow_label
 from .selectors import (
     EXCEPTION_ACTIVE,
     exception_group_ids,
@@ -142,7 +143,7 @@ def where_words(exc: SyncException) -> str:
         return _place(exc)
     markets = list(dict.fromkeys(str(r.marketplace) for r in rows if r.marketplace_id))
     accounts = list(dict.fromkeys(r.account.name for r in rows if r.account_id))
-    flows = list(dict.fromkeys(r.flow for r in rows))
+    flows = list(dict.fromkeys(flow_label(r.flow) for r in rows))
     if len(markets) > 1:
         what, names = "marketplaces", markets
     elif len(accounts) > 1:

@@ -78,6 +78,7 @@ def test_an_expired_secret_refusing_every_flow_is_one_row(client, superuser, acc
     assert rows[0].get_severity_display() == "Critical"
     html = response.content.decode()
     assert "Amazon app secret expired" in html and "×9 flows: Test Seller" in html
+    assert "FBA stock" in html and "fba_inventory_pull" not in html  # flows in words
 
 
 def test_a_failed_flow_stays_apart_from_another_flow_failing(account):
